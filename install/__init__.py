@@ -1,0 +1,1 @@
+"""Installers that write deskmcp into desktop hosts' config files."""

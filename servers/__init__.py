@@ -1,0 +1,1 @@
+"""deskmcp servers: one package per server."""

@@ -1,0 +1,1 @@
+"""What every deskmcp server shares: the stdio loop, tools, settings, logging."""

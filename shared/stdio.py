@@ -1,0 +1,354 @@
+"""Newline-delimited JSON-RPC on the process's stdin/stdout, in front of the SDK session.
+
+The SDK's own stdio transport drops malformed lines without a word and loses queued requests at end of
+input, so deskmcp frames the wire itself. Contract:
+
+1. stdout carries protocol messages only. While serving, fd 1 points at stderr and fd 0 at the null
+   device; the wire lives on private duplicates, so a stray `print()` or a child process cannot corrupt it.
+2. Every line is answered or is a valid notification: not UTF-8 or not JSON -> -32700 (id null); JSON that is
+   not a JSON-RPC message -> -32600 (id echoed when it is a valid id); a line over the size limit -> -32600,
+   skipped as it streams in, so memory stays bounded whatever the client sends.
+3. End of input (or SIGTERM/SIGINT, via `Wire.stop_reading`): nothing more is read, and every request read
+   before it is answered before the SDK session is closed, within a grace period.
+4. Reading and writing happen in two daemon threads, so a slow client never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import queue
+import sys
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import anyio
+import mcp.types as types
+from mcp.shared.message import SessionMessage
+from pydantic import ValidationError
+
+logger = logging.getLogger(__name__)
+
+PARSE_ERROR: Final = -32700
+INVALID_REQUEST: Final = -32600
+INTERNAL_ERROR: Final = -32603
+DEFAULT_MAX_LINE_BYTES: Final = 16 * 1024 * 1024
+READ_CHUNK: Final = 64 * 1024
+# Requests whose response is a long-lived stream, not a unit of work to finish before exit.
+STREAMING_METHODS: Final = frozenset({"subscriptions/listen"})
+
+
+# --- the file descriptors -------------------------------------------------------------------------------
+
+
+def _private_duplicate(fd: int) -> int:
+    """A duplicate of `fd` above the standard range, not inherited by child processes."""
+    if sys.platform == "win32":  # no F_DUPFD there; os.dup is non-inheritable by default
+        duplicate = os.dup(fd)
+        if duplicate <= 2:
+            os.close(duplicate)
+            msg = f"duplicate of fd {fd} landed in the standard range"
+            raise OSError(msg)
+        return duplicate
+    import fcntl
+
+    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+
+
+def _rebind_windows_handle(fd: int) -> None:
+    """On Windows, point the Win32 std handle at the CRT fd too, as the SDK does; elsewhere nothing."""
+    if sys.platform == "win32":
+        from mcp.os.win32.utilities import rebind_std_handle_to_fd
+
+        rebind_std_handle_to_fd(fd)
+
+
+@dataclass(slots=True)
+class ClaimedStdio:
+    """The wire's private descriptors and how to give fd 0/1 back."""
+
+    read_fd: int
+    write_fd: int
+
+    def release(self) -> None:
+        for fd, private in ((0, self.read_fd), (1, self.write_fd)):
+            try:
+                os.dup2(private, fd)
+                _rebind_windows_handle(fd)
+            except OSError:
+                logger.debug("could not restore fd %d", fd)
+
+
+def claim_stdio() -> ClaimedStdio:
+    """Move the wire to private descriptors and point fd 0 at the null device and fd 1 at stderr."""
+    sys.stdout.flush()
+    read_fd, write_fd = _private_duplicate(0), _private_duplicate(1)
+    null_fd = os.open(os.devnull, os.O_RDONLY)
+    try:
+        os.dup2(null_fd, 0)
+        os.dup2(2, 1)
+    finally:
+        os.close(null_fd)
+    _rebind_windows_handle(0)
+    _rebind_windows_handle(1)
+    return ClaimedStdio(read_fd, write_fd)
+
+
+# --- reading --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Oversize:
+    """A line longer than the limit was skipped; `size` is how much of it was seen."""
+
+    size: int
+
+
+EndOfInput: Final = None
+Frame = bytes | Oversize | None
+
+
+def split_lines(buffer: bytearray, chunk: bytes, limit: int, skipping: bool) -> tuple[list[Frame], bool]:
+    """Append `chunk`, cut off complete lines; returns the frames and whether an oversize line is still being skipped.
+
+    `buffer` keeps at most `limit` bytes of an incomplete line: past that the line is dropped as it arrives.
+    """
+    frames: list[Frame] = []
+    start = 0
+    while True:
+        end = chunk.find(b"\n", start)
+        if end < 0:
+            break
+        if skipping:
+            skipping = False
+            frames.append(Oversize(len(buffer) + end - start))
+            buffer.clear()
+        elif len(buffer) + end - start > limit:
+            frames.append(Oversize(len(buffer) + end - start))
+            buffer.clear()
+        else:
+            buffer += chunk[start:end]
+            frames.append(bytes(buffer))
+            buffer.clear()
+        start = end + 1
+    if not skipping:
+        buffer += chunk[start:]
+        if len(buffer) > limit:
+            skipping = True  # keep only the count: the bytes are dropped
+            buffer[:] = b""
+    return frames, skipping
+
+
+def reader_thread(fd: int, limit: int, deliver: Callable[[list[Frame]], None]) -> None:
+    """Read `fd` to its end, handing each chunk's lines to `deliver` (which may block: backpressure)."""
+    buffer = bytearray()
+    skipping = False
+    while True:
+        try:
+            chunk = os.read(fd, READ_CHUNK)
+        except OSError as exc:
+            logger.warning("stdin read failed: %s", exc)
+            chunk = b""
+        if not chunk:
+            frames: list[Frame] = [bytes(buffer)] if buffer and not skipping else []
+            deliver([*frames, EndOfInput])
+            return
+        frames, skipping = split_lines(buffer, chunk, limit, skipping)
+        if frames:
+            deliver(frames)
+
+
+# --- classifying a line ---------------------------------------------------------------------------------
+
+
+def error_message(request_id: Any, code: int, message: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+
+
+def _valid_id(value: Any) -> bool:
+    return (isinstance(value, str) or isinstance(value, int)) and not isinstance(value, bool)
+
+
+def _shape_problem(obj: dict[str, Any]) -> str | None:
+    """Why `obj` is not a JSON-RPC 2.0 message, or None."""
+    if obj.get("jsonrpc") != "2.0":
+        return 'the "jsonrpc" member must be exactly "2.0"'
+    if "id" in obj and not _valid_id(obj["id"]):
+        return '"id" must be a string or an integer'
+    if "method" in obj:
+        if not isinstance(obj["method"], str):
+            return '"method" must be a string'
+        if "params" in obj and not isinstance(obj["params"], dict):
+            return '"params" must be an object'
+        return None
+    if "id" in obj and ("result" in obj) != ("error" in obj):
+        return None
+    return 'a message needs "method" (request or notification) or "result"/"error" with "id" (response)'
+
+
+def classify(raw: bytes) -> types.JSONRPCMessage | dict[str, Any] | None:
+    """The message on one line, an error reply to send back instead, or None for a blank line."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return error_message(None, PARSE_ERROR, f"Parse error: line is not valid UTF-8 (byte {exc.start})")
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        obj = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        return error_message(None, PARSE_ERROR, f"Parse error: {detail}")
+    if not isinstance(obj, dict):
+        kind = "an array (batches are not part of MCP)" if isinstance(obj, list) else type(obj).__name__
+        return error_message(None, INVALID_REQUEST, f"Invalid Request: expected a JSON object, got {kind}")
+    echo_id = obj.get("id") if _valid_id(obj.get("id")) else None
+    problem = _shape_problem(obj)
+    if problem:
+        return error_message(echo_id, INVALID_REQUEST, f"Invalid Request: {problem}")
+    try:
+        return types.jsonrpc_message_adapter.validate_python(obj, by_name=False)
+    except ValidationError:
+        return error_message(echo_id, INVALID_REQUEST, "Invalid Request: not a valid JSON-RPC message")
+
+
+# --- the wire -------------------------------------------------------------------------------------------
+
+
+class Wire:
+    """Pumps lines from stdin into the SDK's read stream and messages from its write stream to stdout."""
+
+    def __init__(self, read_fd: int, write_fd: int, *, max_line_bytes: int, grace_seconds: float) -> None:
+        self.read_fd, self.write_fd = read_fd, write_fd
+        self.max_line_bytes, self.grace_seconds = max_line_bytes, grace_seconds
+        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write_loop, name="deskmcp-stdout", daemon=True)
+        self._pending: Counter[Any] = Counter()  # ids of requests the SDK has not answered yet
+        self._all_answered = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._frames: asyncio.Queue[list[Frame]] = asyncio.Queue(maxsize=4)
+
+    def stop_reading(self) -> None:
+        """Stop taking requests (signal or broken pipe); what was read is still answered."""
+        self._stop.set()
+
+    # writing
+
+    def send(self, payload: dict[str, Any] | SessionMessage) -> None:
+        if isinstance(payload, SessionMessage):
+            message = payload.message
+            if isinstance(message, types.JSONRPCError) and message.error.code == 0:
+                message.error.code = INTERNAL_ERROR  # JSON-RPC has no code 0; the SDK's catch-all uses it
+            if isinstance(message, types.JSONRPCResponse | types.JSONRPCError):
+                self._settle(message.id)
+            line = message.model_dump_json(by_alias=True, exclude_unset=True)
+        else:
+            line = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        self._outbox.put(line.encode("utf-8") + b"\n")
+
+    def _write_loop(self) -> None:
+        while (data := self._outbox.get()) is not None:
+            view = memoryview(data)
+            try:
+                while view:
+                    view = view[os.write(self.write_fd, view) :]
+            except OSError as exc:  # the client went away: nothing more can be delivered
+                logger.warning("stdout write failed (%s); stopping", exc)
+                self._loop.call_soon_threadsafe(self.stop_reading)
+                return
+
+    def _settle(self, request_id: Any) -> None:
+        if self._pending[request_id] > 1:
+            self._pending[request_id] -= 1
+        else:
+            self._pending.pop(request_id, None)
+        if not self._pending:
+            self._all_answered.set()
+
+    def _track(self, message: types.JSONRPCMessage) -> None:
+        if isinstance(message, types.JSONRPCRequest) and message.method not in STREAMING_METHODS:
+            self._pending[message.id] += 1
+            self._all_answered.clear()
+        elif isinstance(message, types.JSONRPCNotification) and message.method == "notifications/cancelled":
+            cancelled = (message.params or {}).get("requestId")
+            if cancelled in self._pending:  # a cancelled request is never answered
+                self._settle(cancelled)
+
+    # reading
+
+    def start(self) -> None:
+        """Start the reader and writer threads; call from the event loop that serves."""
+        self._loop = asyncio.get_running_loop()
+        self._writer.start()
+        threading.Thread(
+            target=reader_thread, args=(self.read_fd, self.max_line_bytes, self._deliver), name="deskmcp-stdin", daemon=True
+        ).start()
+
+    def _deliver(self, frames: list[Frame]) -> None:
+        """Hand frames to the loop, blocking the reader while the loop is behind (bounded memory)."""
+        if not self._stop.is_set():
+            asyncio.run_coroutine_threadsafe(self._frames.put(frames), self._loop).result()
+
+    async def pump_in(self, read_stream_writer: Any) -> None:
+        """Feed the SDK until end of input or `stop_reading`, then wait for the answers and close it."""
+        async with read_stream_writer:
+            await self._feed(read_stream_writer)
+            await self._drain()
+
+    async def _feed(self, read_stream_writer: Any) -> None:
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            while True:
+                take = asyncio.ensure_future(self._frames.get())
+                await asyncio.wait({take, stop}, return_when=asyncio.FIRST_COMPLETED)
+                if not take.done():
+                    take.cancel()
+                    return
+                for frame in take.result():
+                    if frame is EndOfInput:
+                        return
+                    await self._forward(frame, read_stream_writer)
+                    if self._stop.is_set():
+                        return
+        finally:
+            stop.cancel()
+
+    async def _forward(self, frame: bytes | Oversize, read_stream_writer: Any) -> None:
+        if isinstance(frame, Oversize):
+            limit = self.max_line_bytes
+            self.send(error_message(None, INVALID_REQUEST, f"Invalid Request: line of {frame.size} bytes is over the {limit}-byte limit"))
+            return
+        message = classify(frame)
+        if message is None:
+            return
+        if isinstance(message, dict):
+            self.send(message)
+            return
+        self._track(message)
+        await read_stream_writer.send(SessionMessage(message))
+
+    async def _drain(self) -> None:
+        if self._pending:
+            logger.info("input closed; answering %d request(s) still in flight", sum(self._pending.values()))
+            with anyio.move_on_after(self.grace_seconds) as scope:
+                await self._all_answered.wait()
+            if scope.cancelled_caught:
+                logger.warning("%d request(s) still running after %.1fs; closing", len(self._pending), self.grace_seconds)
+
+    async def pump_out(self, write_stream_reader: Any) -> None:
+        """Write every message the SDK sends, then let the writer thread finish the queue."""
+        async with write_stream_reader:
+            async for session_message in write_stream_reader:
+                self.send(session_message)
+
+    def finish(self) -> None:
+        """Flush what is queued for stdout (bounded by the grace period) and stop the writer."""
+        self._outbox.put(None)
+        if self._writer.is_alive():
+            self._writer.join(timeout=self.grace_seconds)

@@ -1,0 +1,240 @@
+"""Tools: a typed Python function becomes an MCP tool, validated before it runs.
+
+`@tool` reads the function's signature: parameter type hints (with `Annotated[..., Field(description=...)]`)
+become the `inputSchema`, the docstring the description, a `StructuredResult` return type the
+`outputSchema`. Arguments are validated strictly (JSON types must match; unknown arguments are refused, so a
+misspelt `dryRun` cannot turn into a real write) and a failure is an `isError` result naming the field.
+Use `Literal[...]` rather than `Enum` for choices: strict validation of already-parsed JSON only accepts
+enum members, not their values.
+
+Errors are translated in one place, `ToolRegistry.call`: `ToolError` (and whatever a registry lists as
+anticipated) becomes an `isError` result with its message; anything else is a bug, logged with its
+traceback on stderr and reported to the model as a short internal error.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import logging
+import threading
+import typing
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import anyio
+import anyio.to_thread
+import mcp.types as types
+from deskmcp.shared.schema import portable
+from mcp.server import ServerRequestContext
+from mcp.shared.exceptions import MCPError
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+logger = logging.getLogger(__name__)
+
+READ_ONLY: Final = types.ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+
+def writes(*, destructive: bool, idempotent: bool) -> types.ToolAnnotations:
+    """Annotations of a tool that changes local state (never the open world)."""
+    return types.ToolAnnotations(
+        read_only_hint=False, destructive_hint=destructive, idempotent_hint=idempotent, open_world_hint=False
+    )
+
+class ToolError(Exception):
+    """An expected failure the model can act on; its message becomes the `isError` result's text."""
+
+class StructuredResult(BaseModel):
+    """Base of tool results that carry `structuredContent`; `render_text` is what the model reads."""
+
+    def render_text(self) -> str:
+        return self.model_dump_json(indent=2)
+
+@dataclass(slots=True)
+class ToolContext:
+    """What a tool may ask of the request it serves: progress and cancellation.
+
+    Declare a parameter annotated `ToolContext` to receive it; it is not part of the schema.
+    """
+
+    request: ServerRequestContext[Any, Any]
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        """Send `notifications/progress` if the client asked for it with a progress token; else nothing."""
+        await self.request.session.report_progress(progress, total, message)
+
+    def check_cancelled(self) -> None:
+        """For work in a worker thread: raise if the client cancelled the request."""
+        if self.cancelled.is_set():
+            raise anyio.get_cancelled_exc_class()()
+
+ToolFunction = Callable[..., Any]
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """One tool: its wire definition and how to call its function."""
+
+    name: str
+    description: str
+    arguments: type[BaseModel]
+    function: ToolFunction
+    annotations: types.ToolAnnotations | None
+    output_model: type[StructuredResult] | None
+    context_parameter: str | None
+    in_thread: bool
+
+    def definition(self) -> types.Tool:
+        output_schema = portable(self.output_model.model_json_schema(mode="serialization")) if self.output_model else None
+        return types.Tool(
+            name=self.name,
+            description=self.description,
+            input_schema=portable(self.arguments.model_json_schema()),
+            output_schema=output_schema,
+            annotations=self.annotations,
+        )
+
+def _description(function: ToolFunction) -> str:
+    doc = inspect.getdoc(function)
+    if not doc:
+        msg = f"tool {function.__name__} needs a docstring: it is the description the model reads"
+        raise ValueError(msg)
+    return doc
+
+def _arguments_model(name: str, function: ToolFunction) -> tuple[type[BaseModel], str | None]:
+    hints = typing.get_type_hints(function, include_extras=True)
+    fields: dict[str, Any] = {}
+    context_parameter = None
+    for parameter in inspect.signature(function).parameters.values():
+        annotation = hints.get(parameter.name, Any)
+        if annotation is ToolContext:
+            context_parameter = parameter.name
+            continue
+        default = ... if parameter.default is inspect.Parameter.empty else parameter.default
+        fields[parameter.name] = (annotation, default)
+    config = ConfigDict(extra="forbid", strict=True)
+    model = create_model(f"{name}_arguments", __config__=config, **fields)
+    return model, context_parameter
+
+def _output_model(function: ToolFunction) -> type[StructuredResult] | None:
+    returned = typing.get_type_hints(function).get("return")
+    return returned if inspect.isclass(returned) and issubclass(returned, StructuredResult) else None
+
+def tool(
+    function: ToolFunction | None = None,
+    *,
+    name: str | None = None,
+    annotations: types.ToolAnnotations | None = None,
+    in_thread: bool | None = None,
+) -> Any:
+    """Make `function` a `ToolSpec`. Sync functions run in a worker thread unless `in_thread=False`."""
+
+    def build(function: ToolFunction) -> ToolSpec:
+        tool_name = name or function.__name__
+        arguments, context_parameter = _arguments_model(tool_name, function)
+        is_async = inspect.iscoroutinefunction(function)
+        return ToolSpec(
+            name=tool_name,
+            description=_description(function),
+            arguments=arguments,
+            function=function,
+            annotations=annotations,
+            output_model=_output_model(function),
+            context_parameter=context_parameter,
+            in_thread=(not is_async) if in_thread is None else in_thread and not is_async,
+        )
+
+    return build(function) if function is not None else build
+
+def describe_validation_error(tool_name: str, error: ValidationError, expected: Iterable[str]) -> str:
+    """One line per problem, each naming the argument and what it should be."""
+    lines = [f"Invalid arguments for tool {tool_name!r}:"]
+    for problem in error.errors(include_url=False):
+        where = ".".join(str(part) for part in problem["loc"]) or "(arguments)"
+        if problem["type"] == "extra_forbidden":
+            lines.append(f"- {where}: unknown argument; this tool takes: {', '.join(expected)}")
+        elif problem["type"] == "missing":
+            lines.append(f"- {where}: required argument is missing")
+        else:
+            got = type(problem.get("input")).__name__
+            got = {"str": "string", "int": "integer", "float": "number", "dict": "object", "list": "array",
+                   "bool": "boolean", "NoneType": "null"}.get(got, got)
+            lines.append(f"- {where}: {problem['msg']} (got {got})")
+    return "\n".join(lines)
+
+def error_result(message: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
+
+def to_call_result(value: Any) -> types.CallToolResult:
+    """What a tool function returned, as the wire result."""
+    if isinstance(value, types.CallToolResult):
+        return value
+    if isinstance(value, StructuredResult):
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=value.render_text())],
+            structured_content=value.model_dump(mode="json"),
+        )
+    if isinstance(value, str):
+        return types.CallToolResult(content=[types.TextContent(type="text", text=value)])
+    if isinstance(value, list):
+        return types.CallToolResult(content=value)
+    return types.CallToolResult(content=[types.TextContent(type="text", text=json.dumps(value, default=str))])
+
+class ToolRegistry:
+    """The tools of one server, served as `tools/list` and `tools/call`."""
+
+    def __init__(self, tools: Iterable[ToolSpec], anticipated: tuple[type[BaseException], ...] = ()) -> None:
+        self.tools: dict[str, ToolSpec] = {}
+        for spec in tools:
+            if spec.name in self.tools:
+                msg = f"two tools are named {spec.name!r}"
+                raise ValueError(msg)
+            self.tools[spec.name] = spec
+        self.anticipated = (ToolError, *anticipated)
+        self._listing = types.ListToolsResult(tools=[spec.definition() for spec in self.tools.values()])
+
+    async def on_list_tools(
+        self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return self._listing
+
+    async def on_call_tool(
+        self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        spec = self.tools.get(params.name)
+        if spec is None:
+            msg = f"Unknown tool {params.name!r}; this server has: {', '.join(self.tools)}"
+            raise MCPError(code=types.INVALID_PARAMS, message=msg)
+        return await self.call(spec, params.arguments or {}, ToolContext(ctx))
+
+    async def call(self, spec: ToolSpec, arguments: dict[str, Any], context: ToolContext) -> types.CallToolResult:
+        try:
+            validated = spec.arguments.model_validate(arguments)
+        except ValidationError as exc:
+            return error_result(describe_validation_error(spec.name, exc, spec.arguments.model_fields))
+        kwargs = dict(validated.__dict__)
+        if spec.context_parameter:
+            kwargs[spec.context_parameter] = context
+        try:
+            return to_call_result(await self._run(spec, kwargs, context))
+        except self.anticipated as exc:
+            return error_result(str(exc))
+        except Exception as exc:
+            logger.exception("tool %s failed", spec.name)
+            return error_result(f"Internal error in tool {spec.name!r} ({type(exc).__name__}); the server log has details.")
+
+    @staticmethod
+    async def _run(spec: ToolSpec, kwargs: dict[str, Any], context: ToolContext) -> Any:
+        if not spec.in_thread:
+            outcome = spec.function(**kwargs)
+            return await outcome if inspect.isawaitable(outcome) else outcome
+        try:
+            return await anyio.to_thread.run_sync(functools.partial(spec.function, **kwargs), abandon_on_cancel=True)
+        except anyio.get_cancelled_exc_class():
+            context.cancelled.set()  # the thread cannot be interrupted; it polls this flag
+            raise
+
+AsyncHandler = Callable[..., Awaitable[Any]]
