@@ -74,7 +74,7 @@ class StartupError(Exception):
 
 
 async def internal_errors(ctx: ServerRequestContext[Any, Any], call_next: Any) -> Any:
-    """Middleware: a handler's unexpected exception becomes -32603 with a short message; the traceback goes to stderr."""
+    """Middleware: an unexpected handler exception becomes -32603 with a short message; traceback to stderr."""
     try:
         return await call_next(ctx)
     except (MCPError, ValidationError):

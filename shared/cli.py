@@ -77,7 +77,9 @@ def _server_parser(spec: ServerSpec) -> argparse.ArgumentParser:
         + ("" if s.secret else f" [default: {s.default!r}]" if s.default is not None else "")
         for s in spec.settings
     )
-    epilog = "settings (environment; NAME_FILE reads the value from a file):\n" + settings_help if spec.settings else None
+    epilog = (
+        "settings (environment; NAME_FILE reads the value from a file):\n" + settings_help if spec.settings else None
+    )
     if spec.settings:
         epilog += "\n\nin a client config:\n" + env_snippet(spec.name, spec.settings)
     parser = argparse.ArgumentParser(
@@ -86,7 +88,9 @@ def _server_parser(spec: ServerSpec) -> argparse.ArgumentParser:
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--check-config", action="store_true", help="print the effective settings (secrets masked) and exit")
+    parser.add_argument(
+        "--check-config", action="store_true", help="print the effective settings (secrets masked) and exit"
+    )
     if spec.add_arguments:
         spec.add_arguments(parser)
     return parser

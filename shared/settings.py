@@ -135,7 +135,10 @@ def load_settings(server: str, settings: Iterable[Setting], environ: Mapping[str
     if problems:
         lines = [f"deskmcp {server}: the server cannot start:", *problems]
         if missing:
-            lines += ["Add to this server's entry in your client config (Claude Desktop, Cursor):", env_snippet(server, missing)]
+            lines += [
+                "Add to this server's entry in your client config (Claude Desktop, Cursor):",
+                env_snippet(server, missing),
+            ]
         raise SettingsError("\n".join(lines))
     return values
 

@@ -287,7 +287,10 @@ class Wire:
         self._loop = asyncio.get_running_loop()
         self._writer.start()
         threading.Thread(
-            target=reader_thread, args=(self.read_fd, self.max_line_bytes, self._deliver), name="deskmcp-stdin", daemon=True
+            target=reader_thread,
+            args=(self.read_fd, self.max_line_bytes, self._deliver),
+            name="deskmcp-stdin",
+            daemon=True,
         ).start()
 
     def _deliver(self, frames: list[Frame]) -> None:
@@ -322,7 +325,11 @@ class Wire:
     async def _forward(self, frame: bytes | Oversize, read_stream_writer: Any) -> None:
         if isinstance(frame, Oversize):
             limit = self.max_line_bytes
-            self.send(error_message(None, INVALID_REQUEST, f"Invalid Request: line of {frame.size} bytes is over the {limit}-byte limit"))
+            self.send(
+                error_message(
+                    None, INVALID_REQUEST, f"Invalid Request: line of {frame.size} bytes is over the {limit}-byte limit"
+                )
+            )
             return
         message = classify(frame)
         if message is None:
@@ -339,7 +346,9 @@ class Wire:
             with anyio.move_on_after(self.grace_seconds) as scope:
                 await self._all_answered.wait()
             if scope.cancelled_caught:
-                logger.warning("%d request(s) still running after %.1fs; closing", len(self._pending), self.grace_seconds)
+                logger.warning(
+                    "%d request(s) still running after %.1fs; closing", len(self._pending), self.grace_seconds
+                )
 
     async def pump_out(self, write_stream_reader: Any) -> None:
         """Write every message the SDK sends, then let the writer thread finish the queue."""

@@ -38,20 +38,24 @@ READ_ONLY: Final = types.ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
 
+
 def writes(*, destructive: bool, idempotent: bool) -> types.ToolAnnotations:
     """Annotations of a tool that changes local state (never the open world)."""
     return types.ToolAnnotations(
         read_only_hint=False, destructive_hint=destructive, idempotent_hint=idempotent, open_world_hint=False
     )
 
+
 class ToolError(Exception):
     """An expected failure the model can act on; its message becomes the `isError` result's text."""
+
 
 class StructuredResult(BaseModel):
     """Base of tool results that carry `structuredContent`; `render_text` is what the model reads."""
 
     def render_text(self) -> str:
         return self.model_dump_json(indent=2)
+
 
 @dataclass(slots=True)
 class ToolContext:
@@ -72,7 +76,9 @@ class ToolContext:
         if self.cancelled.is_set():
             raise anyio.get_cancelled_exc_class()()
 
+
 ToolFunction = Callable[..., Any]
+
 
 @dataclass(frozen=True, slots=True)
 class ToolSpec:
@@ -88,7 +94,9 @@ class ToolSpec:
     in_thread: bool
 
     def definition(self) -> types.Tool:
-        output_schema = portable(self.output_model.model_json_schema(mode="serialization")) if self.output_model else None
+        output_schema = (
+            portable(self.output_model.model_json_schema(mode="serialization")) if self.output_model else None
+        )
         return types.Tool(
             name=self.name,
             description=self.description,
@@ -97,12 +105,14 @@ class ToolSpec:
             annotations=self.annotations,
         )
 
+
 def _description(function: ToolFunction) -> str:
     doc = inspect.getdoc(function)
     if not doc:
         msg = f"tool {function.__name__} needs a docstring: it is the description the model reads"
         raise ValueError(msg)
     return doc
+
 
 def _arguments_model(name: str, function: ToolFunction) -> tuple[type[BaseModel], str | None]:
     hints = typing.get_type_hints(function, include_extras=True)
@@ -119,9 +129,11 @@ def _arguments_model(name: str, function: ToolFunction) -> tuple[type[BaseModel]
     model = create_model(f"{name}_arguments", __config__=config, **fields)
     return model, context_parameter
 
+
 def _output_model(function: ToolFunction) -> type[StructuredResult] | None:
     returned = typing.get_type_hints(function).get("return")
     return returned if inspect.isclass(returned) and issubclass(returned, StructuredResult) else None
+
 
 def tool(
     function: ToolFunction | None = None,
@@ -149,6 +161,7 @@ def tool(
 
     return build(function) if function is not None else build
 
+
 def describe_validation_error(tool_name: str, error: ValidationError, expected: Iterable[str]) -> str:
     """One line per problem, each naming the argument and what it should be."""
     lines = [f"Invalid arguments for tool {tool_name!r}:"]
@@ -160,13 +173,22 @@ def describe_validation_error(tool_name: str, error: ValidationError, expected: 
             lines.append(f"- {where}: required argument is missing")
         else:
             got = type(problem.get("input")).__name__
-            got = {"str": "string", "int": "integer", "float": "number", "dict": "object", "list": "array",
-                   "bool": "boolean", "NoneType": "null"}.get(got, got)
+            got = {
+                "str": "string",
+                "int": "integer",
+                "float": "number",
+                "dict": "object",
+                "list": "array",
+                "bool": "boolean",
+                "NoneType": "null",
+            }.get(got, got)
             lines.append(f"- {where}: {problem['msg']} (got {got})")
     return "\n".join(lines)
 
+
 def error_result(message: str) -> types.CallToolResult:
     return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
+
 
 def to_call_result(value: Any) -> types.CallToolResult:
     """What a tool function returned, as the wire result."""
@@ -182,6 +204,7 @@ def to_call_result(value: Any) -> types.CallToolResult:
     if isinstance(value, list):
         return types.CallToolResult(content=value)
     return types.CallToolResult(content=[types.TextContent(type="text", text=json.dumps(value, default=str))])
+
 
 class ToolRegistry:
     """The tools of one server, served as `tools/list` and `tools/call`."""
@@ -224,7 +247,9 @@ class ToolRegistry:
             return error_result(str(exc))
         except Exception as exc:
             logger.exception("tool %s failed", spec.name)
-            return error_result(f"Internal error in tool {spec.name!r} ({type(exc).__name__}); the server log has details.")
+            return error_result(
+                f"Internal error in tool {spec.name!r} ({type(exc).__name__}); the server log has details."
+            )
 
     @staticmethod
     async def _run(spec: ToolSpec, kwargs: dict[str, Any], context: ToolContext) -> Any:
@@ -236,5 +261,6 @@ class ToolRegistry:
         except anyio.get_cancelled_exc_class():
             context.cancelled.set()  # the thread cannot be interrupted; it polls this flag
             raise
+
 
 AsyncHandler = Callable[..., Awaitable[Any]]

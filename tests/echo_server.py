@@ -76,7 +76,9 @@ def create(config: Config) -> Service:
         """Say whether a token is configured (never its value)."""
         return f"token configured: {token is not None}; repr: {token!r}"
 
-    return Service(tools=ToolRegistry([add, echo, fail, crash, chatter, slow, spin, whoami]), instructions="test server")
+    return Service(
+        tools=ToolRegistry([add, echo, fail, crash, chatter, slow, spin, whoami]), instructions="test server"
+    )
 
 
 SPEC = ServerSpec(
