@@ -74,8 +74,11 @@ class ClaimedStdio:
 
     read_fd: int
     write_fd: int
+    stdout: Any
 
     def release(self) -> None:
+        sys.stdout.flush()
+        sys.stdout = self.stdout
         for fd, private in ((0, self.read_fd), (1, self.write_fd)):
             try:
                 os.dup2(private, fd)
@@ -85,8 +88,13 @@ class ClaimedStdio:
 
 
 def claim_stdio() -> ClaimedStdio:
-    """Move the wire to private descriptors and point fd 0 at the null device and fd 1 at stderr."""
+    """Move the wire to private descriptors and point fd 0 at the null device and fd 1 at stderr.
+
+    `sys.stdout` is pointed at stderr too: its buffer would otherwise hold a handler's `print()` until exit,
+    after fd 1 is the wire again.
+    """
     sys.stdout.flush()
+    original_stdout, sys.stdout = sys.stdout, sys.stderr
     read_fd, write_fd = _private_duplicate(0), _private_duplicate(1)
     null_fd = os.open(os.devnull, os.O_RDONLY)
     try:
@@ -96,7 +104,7 @@ def claim_stdio() -> ClaimedStdio:
         os.close(null_fd)
     _rebind_windows_handle(0)
     _rebind_windows_handle(1)
-    return ClaimedStdio(read_fd, write_fd)
+    return ClaimedStdio(read_fd, write_fd, original_stdout)
 
 
 # --- reading --------------------------------------------------------------------------------------------

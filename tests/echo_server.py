@@ -76,8 +76,13 @@ def create(config: Config) -> Service:
         """Say whether a token is configured (never its value)."""
         return f"token configured: {token is not None}; repr: {token!r}"
 
+    async def broken_prompts(ctx: object, params: object) -> None:
+        raise ValueError(f"prompt store unavailable ({token.reveal() if token else '-'})")
+
     return Service(
-        tools=ToolRegistry([add, echo, fail, crash, chatter, slow, spin, whoami]), instructions="test server"
+        tools=ToolRegistry([add, echo, fail, crash, chatter, slow, spin, whoami]),
+        instructions="test server",
+        handlers={"on_list_prompts": broken_prompts},
     )
 
 
