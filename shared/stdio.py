@@ -121,41 +121,36 @@ EndOfInput: Final = None
 Frame = bytes | Oversize | None
 
 
-def split_lines(buffer: bytearray, chunk: bytes, limit: int, skipping: bool) -> tuple[list[Frame], bool]:
-    """Append `chunk`, cut off complete lines; returns the frames and whether an oversize line is still being skipped.
+def split_lines(buffer: bytearray, chunk: bytes, limit: int, skipped: int) -> tuple[list[Frame], int]:
+    """Append `chunk` and cut off complete lines; returns the frames and the new `skipped` count.
 
-    `buffer` keeps at most `limit` bytes of an incomplete line: past that the line is dropped as it arrives.
+    `buffer` holds at most `limit` bytes of an incomplete line. Past that the line's bytes are dropped as they
+    arrive and only counted in `skipped` (0 when no oversize line is in progress), so memory stays bounded.
     """
     frames: list[Frame] = []
     start = 0
-    while True:
-        end = chunk.find(b"\n", start)
-        if end < 0:
-            break
-        if skipping:
-            skipping = False
-            frames.append(Oversize(len(buffer) + end - start))
-            buffer.clear()
-        elif len(buffer) + end - start > limit:
-            frames.append(Oversize(len(buffer) + end - start))
-            buffer.clear()
+    while (end := chunk.find(b"\n", start)) >= 0:
+        size = skipped + len(buffer) + end - start
+        if skipped or size > limit:
+            frames.append(Oversize(size))
         else:
             buffer += chunk[start:end]
             frames.append(bytes(buffer))
-            buffer.clear()
-        start = end + 1
-    if not skipping:
+        buffer.clear()
+        skipped, start = 0, end + 1
+    rest = len(chunk) - start
+    if skipped or len(buffer) + rest > limit:
+        skipped += len(buffer) + rest
+        buffer.clear()
+    else:
         buffer += chunk[start:]
-        if len(buffer) > limit:
-            skipping = True  # keep only the count: the bytes are dropped
-            buffer[:] = b""
-    return frames, skipping
+    return frames, skipped
 
 
 def reader_thread(fd: int, limit: int, deliver: Callable[[list[Frame]], None]) -> None:
     """Read `fd` to its end, handing each chunk's lines to `deliver` (which may block: backpressure)."""
     buffer = bytearray()
-    skipping = False
+    skipped = 0
     while True:
         try:
             chunk = os.read(fd, READ_CHUNK)
@@ -163,10 +158,10 @@ def reader_thread(fd: int, limit: int, deliver: Callable[[list[Frame]], None]) -
             logger.warning("stdin read failed: %s", exc)
             chunk = b""
         if not chunk:
-            frames: list[Frame] = [bytes(buffer)] if buffer and not skipping else []
+            frames: list[Frame] = [Oversize(skipped)] if skipped else [bytes(buffer)] if buffer else []
             deliver([*frames, EndOfInput])
             return
-        frames, skipping = split_lines(buffer, chunk, limit, skipping)
+        frames, skipped = split_lines(buffer, chunk, limit, skipped)
         if frames:
             deliver(frames)
 

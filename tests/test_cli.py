@@ -1,0 +1,84 @@
+"""The `deskmcp` command as a user meets it, and the package as it installs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from pipes import ROOT, deskmcp_command, host_env
+
+import pytest
+from deskmcp.shared.cli import SERVERS
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(deskmcp_command(*args), capture_output=True, text=True, env=host_env(), timeout=60)
+
+
+def test_version():
+    completed = run("--version")
+    assert completed.returncode == 0
+    assert re.fullmatch(r"deskmcp \d+\.\d+\.\d+\S*\n", completed.stdout)
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_lists_every_server(flag):
+    completed = run(flag)
+    assert completed.returncode == 0
+    for name in SERVERS:
+        assert f"  {name}" in completed.stdout
+
+
+def test_an_unknown_name_exits_2_and_lists_the_valid_ones():
+    completed = run("calculater")
+    assert completed.returncode == 2
+    assert "unknown server or command 'calculater'" in completed.stderr
+    for name in SERVERS:
+        assert name in completed.stderr
+    assert completed.stdout == ""
+
+
+@pytest.mark.parametrize("server", sorted(SERVERS))
+def test_each_server_has_help_and_check_config(server):
+    completed = run(server, "--help")
+    assert completed.returncode == 0, completed.stderr
+    assert f"usage: deskmcp {server}" in completed.stdout and "--check-config" in completed.stdout
+    checked = run(server, "--check-config")
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_every_package_folder_is_listed_for_the_wheel():
+    tomllib = pytest.importorskip("tomllib")
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        "deskmcp." + ".".join(init.parent.relative_to(ROOT).parts)
+        for top in ("servers", "shared", "install")
+        for init in (ROOT / top).rglob("__init__.py")
+    }
+    assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
+
+
+def test_the_wheel_holds_nothing_outside_deskmcp(tmp_path: Path):
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    (wheel,) = tmp_path.glob("deskmcp-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert all(name.startswith(("deskmcp/", "deskmcp-")) for name in names), names
+    assert "deskmcp/shared/app.py" in names and "deskmcp/servers/__init__.py" in names

@@ -1,0 +1,194 @@
+"""The shared layer's pieces, called directly: framing, classification, schemas, settings, tool registration."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import mcp.types as types
+import pytest
+from deskmcp.shared.schema import portable
+from deskmcp.shared.settings import Secret, Setting, SettingsError, describe_settings, load_settings
+from deskmcp.shared.stdio import Oversize, classify, split_lines
+from deskmcp.shared.tools import StructuredResult, ToolContext, ToolRegistry, tool
+from pydantic import BaseModel, Field
+
+# --- split_lines --------------------------------------------------------------------------------------------
+
+
+def feed(chunks: list[bytes], limit: int = 10) -> list:
+    buffer, skipped, frames = bytearray(), 0, []
+    for chunk in chunks:
+        out, skipped = split_lines(buffer, chunk, limit, skipped)
+        frames += out
+        assert len(buffer) <= limit
+    return frames
+
+
+def test_lines_split_across_chunks_are_joined():
+    assert feed([b"ab", b"c\nde", b"f\n"]) == [b"abc", b"def"]
+
+
+def test_a_line_at_the_limit_passes_and_one_over_is_skipped_with_its_size():
+    assert feed([b"0123456789\n"]) == [b"0123456789"]
+    assert feed([b"0123456789A\nok\n"]) == [Oversize(11), b"ok"]
+
+
+def test_an_oversize_line_spread_over_many_chunks_is_counted_not_kept():
+    assert feed([b"x" * 7, b"x" * 7, b"x" * 7, b"\nnext\n"]) == [Oversize(21), b"next"]
+    assert feed([b"x" * 25 + b"\n", b"ok\n"]) == [Oversize(25), b"ok"]
+
+
+# --- classify -----------------------------------------------------------------------------------------------
+
+
+def test_classify_returns_a_typed_message_for_valid_json_rpc():
+    message = classify(b'{"jsonrpc":"2.0","id":"a","method":"tools/list"}')
+    assert isinstance(message, types.JSONRPCRequest) and message.id == "a"
+
+
+def test_classify_ignores_blank_lines_and_answers_everything_else():
+    assert classify(b"   ") is None
+    assert classify(b"nope")["error"]["code"] == -32700
+    assert classify(b'{"jsonrpc":"2.0","id":3}')["id"] == 3
+
+
+def test_a_response_from_the_client_is_a_valid_message():
+    assert isinstance(classify(b'{"jsonrpc":"2.0","id":1,"result":{"roots":[]}}'), types.JSONRPCResponse)
+
+
+# --- portable schemas ---------------------------------------------------------------------------------------
+
+
+class Edit(BaseModel):
+    oldText: str
+    newText: str
+
+
+def test_portable_inlines_refs_drops_titles_null_branches_and_boolean_schemas():
+    @tool
+    def edit(path: str, edits: list[Edit], dryRun: bool = False, note: str | None = None) -> str:
+        """Edit."""
+        return ""
+
+    schema = edit.definition().input_schema
+    assert "$defs" not in schema and "$ref" not in str(schema) and "title" not in str(schema)
+    assert schema["properties"]["edits"]["items"]["properties"]["oldText"] == {"type": "string"}
+    assert schema["properties"]["note"] == {"type": "string"}
+    assert "additionalProperties" not in str(schema)
+
+
+def test_portable_keeps_typed_additional_properties():
+    assert portable({"type": "object", "additionalProperties": {"type": "number"}}) == {
+        "type": "object",
+        "additionalProperties": {"type": "number"},
+    }
+
+
+# --- tools --------------------------------------------------------------------------------------------------
+
+
+class Total(StructuredResult):
+    total: int
+
+
+@tool
+async def add(a: int, b: Annotated[int, Field(description="second")] = 0) -> Total:
+    """Add."""
+    return Total(total=a + b)
+
+
+@tool
+def pick(choice: Literal["x", "y"], ctx: ToolContext) -> str:
+    """Pick."""
+    return choice
+
+
+def test_a_tool_definition_comes_from_the_signature_and_docstring():
+    definition = add.definition()
+    assert definition.description == "Add."
+    assert definition.input_schema["required"] == ["a"]
+    assert definition.input_schema["properties"]["b"]["description"] == "second"
+    assert definition.output_schema == {
+        "type": "object",
+        "properties": {"total": {"type": "integer"}},
+        "required": ["total"],
+    }
+
+
+def test_the_context_parameter_is_not_part_of_the_schema():
+    assert list(pick.definition().input_schema["properties"]) == ["choice"]
+    assert pick.context_parameter == "ctx" and pick.in_thread
+
+
+def test_a_tool_without_a_docstring_is_refused_at_definition():
+    def nameless(x: int) -> str:
+        return ""
+
+    with pytest.raises(ValueError, match="docstring"):
+        tool(nameless)
+
+
+def test_two_tools_with_one_name_are_refused():
+    with pytest.raises(ValueError, match="two tools"):
+        ToolRegistry([add, add])
+
+
+@pytest.mark.anyio
+async def test_strict_validation_refuses_coercion():
+    registry = ToolRegistry([add])
+    result = await registry.call(add, {"a": "5"}, None)  # type: ignore[arg-type]
+    assert result.is_error and "a: Input should be a valid integer (got string)" in result.content[0].text
+    result = await registry.call(add, {"a": 5.0}, None)  # type: ignore[arg-type]
+    assert result.is_error
+    result = await registry.call(add, {"a": True}, None)  # type: ignore[arg-type]
+    assert result.is_error
+
+
+# --- settings -----------------------------------------------------------------------------------------------
+
+SETTINGS = (
+    Setting("TOKEN", "API token", secret=True, required=True, example="<token>"),
+    Setting("COUNT", "how many", parser=int, default=3),
+)
+
+
+def test_a_value_comes_from_the_variable_or_its_file_with_one_newline_stripped(tmp_path):
+    token_file = tmp_path / "t"
+    token_file.write_text("from-file\n\n")
+    values = load_settings("demo", SETTINGS, {"DESKMCP_DEMO_TOKEN_FILE": str(token_file)})
+    assert values["TOKEN"].reveal() == "from-file\n"
+    assert values["COUNT"] == 3
+    values = load_settings("demo", SETTINGS, {"DESKMCP_DEMO_TOKEN": "direct", "DESKMCP_DEMO_COUNT": "5"})
+    assert values["TOKEN"].reveal() == "direct" and values["COUNT"] == 5
+
+
+def test_missing_required_settings_are_reported_with_the_env_snippet():
+    with pytest.raises(SettingsError) as caught:
+        load_settings("demo", SETTINGS, {})
+    message = str(caught.value)
+    assert "DESKMCP_DEMO_TOKEN is required but not set" in message
+    assert "(API token)" in message
+    assert '"env": {\n    "DESKMCP_DEMO_TOKEN": "<token>"' in message
+
+
+def test_every_problem_is_reported_at_once_without_echoing_a_secret():
+    with pytest.raises(SettingsError) as caught:
+        load_settings(
+            "demo",
+            (*SETTINGS, Setting("PIN", "a pin", parser=int, secret=True)),
+            {"DESKMCP_DEMO_COUNT": "x", "DESKMCP_DEMO_PIN": "hunter2", "DESKMCP_DEMO_TOKEN": "t"},
+        )
+    message = str(caught.value)
+    assert "DESKMCP_DEMO_COUNT: DESKMCP_DEMO_COUNT: invalid literal" in message
+    assert "DESKMCP_DEMO_PIN" in message and "hunter2" not in message
+
+
+def test_a_secret_is_masked_in_str_repr_format_and_describe():
+    secret = Secret("hunter2")
+    assert "hunter2" not in f"{secret} {secret!r} {[secret]} {dict(k=secret)}"
+    text = describe_settings("demo", SETTINGS, {"TOKEN": secret, "COUNT": 3})
+    assert "DESKMCP_DEMO_TOKEN = ***" in text and "hunter2" not in text
+    with pytest.raises(TypeError):
+        import pickle
+
+        pickle.dumps(secret)
