@@ -1,0 +1,88 @@
+"""Allowed roots: the configured ones (command line, environment) and the client's (handshake-era `roots/list`).
+
+Client roots narrow the configured roots, never widen them; with none configured, the client's roots are
+the allow-list. The server asks for them after `notifications/initialized` and again on
+`notifications/roots/list_changed`. Protocol 2026-07-28 has no server-to-client requests and deprecates
+roots, so there the configured roots are the whole allow-list (as in the reference server 2.0.1).
+
+A tool call that arrives before the first answer waits for it (briefly), so a client's narrower roots are in
+force from its first call.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Sequence
+from typing import Any, Final
+
+import anyio
+import anyio.to_thread
+import mcp.types as types
+from deskmcp.servers.filesystem.sandbox import Sandbox
+from mcp.server import ServerRequestContext
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+
+logger = logging.getLogger(__name__)
+
+ROOTS_REQUEST_TIMEOUT: Final = 10.0
+FIRST_ROOTS_WAIT: Final = 5.0
+
+
+def configured_roots(arguments: Sequence[str], environment: str | None) -> list[str]:
+    """Roots from the command line, then from DESKMCP_FILESYSTEM_ROOTS (os.pathsep separated)."""
+    from_env = [part for part in (environment or "").split(os.pathsep) if part.strip()]
+    return [*arguments, *from_env]
+
+
+class ClientRoots:
+    """Fetches the client's roots into the sandbox and lets tool calls wait for the first answer."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self._first: anyio.Event | None = None
+
+    def _event(self) -> anyio.Event:
+        if self._first is None:
+            self._first = anyio.Event()
+        return self._first
+
+    @staticmethod
+    def _offers_roots(ctx: ServerRequestContext[Any, Any]) -> bool:
+        if ctx.protocol_version not in HANDSHAKE_PROTOCOL_VERSIONS:
+            return False
+        capabilities = ctx.session.client_capabilities
+        return capabilities is not None and capabilities.roots is not None
+
+    async def refresh(self, ctx: ServerRequestContext[Any, Any], _params: Any = None) -> None:
+        """Handler of `notifications/initialized` and `notifications/roots/list_changed`."""
+        try:
+            if not self._offers_roots(ctx):
+                return
+            try:
+                with anyio.fail_after(ROOTS_REQUEST_TIMEOUT), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", MCPDeprecationWarning)
+                    result = await ctx.session.list_roots()
+            except (MCPError, TimeoutError) as exc:
+                logger.warning("the client offers roots but roots/list failed (%s); keeping the current roots", exc)
+                return
+            uris = [str(root.uri) for root in result.roots]
+            roots = await anyio.to_thread.run_sync(self.sandbox.set_client_roots, uris)
+            logger.info("client roots %s -> allowed directories %s", uris, [str(r) for r in roots])
+        finally:
+            self._event().set()
+
+    async def wait_first(self, ctx: ServerRequestContext[Any, Any]) -> None:
+        """Before a tool runs: if the client offers roots, wait (briefly) until they are known."""
+        if self._event().is_set() or not self._offers_roots(ctx):
+            return
+        with anyio.move_on_after(FIRST_ROOTS_WAIT):
+            await self._event().wait()
+
+    def notification_handlers(self) -> dict[str, tuple[type[types.NotificationParams], Any]]:
+        return {
+            "notifications/initialized": (types.NotificationParams, self.refresh),
+            "notifications/roots/list_changed": (types.NotificationParams, self.refresh),
+        }

@@ -1,0 +1,760 @@
+"""The only way the filesystem server touches files: confined to the allowed roots, whatever the path says.
+
+Every operation starts at an opened, verified root directory and walks the path one component at a time
+through directory handles (`dirops`): `openat(O_NOFOLLOW | O_DIRECTORY)` for directories, `O_NOFOLLOW |
+O_NONBLOCK` then `fstat` for files. What was checked is what is used, so a parent swapped for a symlink
+between check and use is never followed (read, write, create, move source and destination).
+
+Policies (the design notes in the README repeat them):
+- `..` moves up the components already walked, never above the root it started in.
+- Symlinks are followed only by resolving their target through this same walker: a target inside the roots is
+  used; one leading outside, or dangling, is refused, at any component. Listings show such links as neither
+  file nor directory. Moves move the link itself.
+- Only regular files are read or replaced; FIFOs, sockets and devices are refused from `lstat`, before any open,
+  and again by `fstat` after it, so a swapped-in FIFO cannot block.
+- Writes are atomic: a temp file in the same directory (exclusive create), fsync, then rename over the target;
+  the permission bits are preserved (set-user/group-ID dropped). New files and move destinations are created
+  exclusively: something that appears concurrently is never replaced.
+- Hard links: reads are allowed (a hard link is a name the owner of the directory gave the file; our tools
+  cannot create one). Writes replace the *name* inside the root, never the shared inode, so another name of
+  the file (possibly outside the roots) keeps its old content; the write result says so.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import secrets
+import stat
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Final
+
+from deskmcp.servers.filesystem import dirops
+from deskmcp.servers.filesystem.paths import (
+    HOW_TO_CONFIGURE,
+    NATIVE,
+    AccessDenied,
+    Flavour,
+    NotFound,
+    RootSpelling,
+    check_component,
+    check_text,
+    client_root_path,
+    expand_home,
+    fold_for,
+    normalisation_insensitive,
+    spelling,
+)
+from deskmcp.shared.tools import ToolError
+
+__all__ = ["AccessDenied", "Entry", "NotFound", "Sandbox", "WriteOutcome"]
+
+logger = logging.getLogger(__name__)
+
+MAX_LINK_HOPS: Final = 40
+RACE_RETRIES: Final = 3
+KEPT_MODE_BITS: Final = 0o1777  # not set-user-ID / set-group-ID: new content must not inherit privileges
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One directory entry, as a listing shows it."""
+
+    name: str
+    is_dir: bool
+    is_file: bool  # regular file (not FIFO/device/socket); symlinks are neither unless resolved inside
+    size: int
+    mtime: float
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOutcome:
+    created: bool
+    hard_links: int  # other names the replaced file had (their content is unchanged)
+    path: Path
+
+
+class _Raced(Exception):
+    """The entry changed kind between the walk and the use (e.g. swapped for a symlink): walk again."""
+
+
+class _RootHandle:
+    """An opened root directory; closed when the last operation holding it lets go."""
+
+    def __init__(self, ops: Any, handle: Any) -> None:
+        self.ops, self.handle = ops, handle
+
+    def __del__(self) -> None:
+        with suppress(Exception):
+            self.ops.close(self.handle)
+
+
+@dataclass(frozen=True, slots=True)
+class Root:
+    path: Path
+    handle: _RootHandle
+    spellings: tuple[RootSpelling, ...]
+    identity: tuple[int, int]
+
+
+@dataclass(slots=True)
+class _Located:
+    """Where a path leads: the directory holding it (an open handle) and its name there."""
+
+    root: Root
+    parent: Any
+    name: str | None  # None: the path is the directory `parent` itself
+    parts: tuple[str, ...]  # components below the root
+
+    @property
+    def path(self) -> Path:
+        return self.root.path.joinpath(*self.parts)
+
+
+def _volume_ignores_case(path: str) -> bool:
+    """Whether the volume holding `path` finds names regardless of case (macOS, Windows defaults)."""
+    head, tail = os.path.split(path)
+    while tail and tail.swapcase() == tail:
+        head, tail = os.path.split(head)
+    if not tail:
+        return os.name == "nt"
+    try:
+        swapped = os.stat(os.path.join(head, tail.swapcase()))
+        own = os.stat(os.path.join(head, tail))
+    except OSError:
+        return False
+    return (swapped.st_dev, swapped.st_ino) == (own.st_dev, own.st_ino)
+
+
+class Sandbox:
+    """Confined file access under the allowed roots (configured, narrowed by the client's roots)."""
+
+    def __init__(self, roots: Sequence[str | Path], *, read_only: bool = False, ops: Any = None) -> None:
+        self.read_only = read_only
+        self._ops = ops or dirops.native_ops()
+        self._flavour: Flavour = NATIVE
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
+        self._configured: tuple[Root, ...] = _outermost(tuple(self._open_configured(r) for r in roots))
+        self._client: tuple[str, ...] | None = None
+        self._effective: tuple[Root, ...] = self._configured
+
+    # --- roots ----------------------------------------------------------------------------------------
+
+    @property
+    def roots(self) -> tuple[Path, ...]:
+        """The effective allowed roots: absolute, resolved (configured ∩ client)."""
+        return tuple(root.path for root in self._effective)
+
+    @property
+    def configured_roots(self) -> tuple[Path, ...]:
+        return tuple(root.path for root in self._configured)
+
+    def add_roots_listener(self, callback: Callable[[], None]) -> None:
+        """`callback()` runs after the effective roots change."""
+        self._listeners.append(callback)
+
+    def _open_configured(self, given: str | Path) -> Root:
+        text = expand_home(os.fspath(given))
+        real = os.path.realpath(os.path.abspath(text))
+        try:
+            handle = self._ops.open_root(real)
+        except OSError as exc:
+            msg = f"allowed directory {os.fspath(given)!r} cannot be used: {exc.strerror or exc}"
+            raise ValueError(msg) from None
+        return self._make_root(real, handle, aliases=(os.path.abspath(text),))
+
+    def _make_root(self, real: str, handle: Any, aliases: Sequence[str] = ()) -> Root:
+        fold = fold_for(_volume_ignores_case(real), normalisation_insensitive())
+        spellings = tuple(dict.fromkeys(spelling(p, fold, self._flavour) for p in (real, *aliases)))
+        st = self._ops.stat_dir(handle)
+        return Root(Path(real), _RootHandle(self._ops, handle), spellings, (st.st_dev, st.st_ino))
+
+    def set_client_roots(self, uris_or_paths: Sequence[str] | None) -> tuple[Path, ...]:
+        """Apply the client's roots (None: it offers none). They narrow the configured roots, never widen them."""
+        if uris_or_paths is None:
+            effective = self._configured
+        else:
+            found: list[Root] = []
+            for item in uris_or_paths:
+                try:
+                    found.extend(self._client_root(client_root_path(item)))
+                except (ToolError, ValueError, OSError) as exc:
+                    logger.warning("client root %r ignored: %s", item, exc)
+            effective = _outermost(tuple(found))
+        with self._lock:
+            changed = [r.path for r in effective] != [r.path for r in self._effective]
+            self._client = None if uris_or_paths is None else tuple(uris_or_paths)
+            self._effective = effective
+        if changed:
+            for callback in list(self._listeners):
+                try:
+                    callback()
+                except Exception:
+                    logger.exception("roots listener failed")
+        return self.roots
+
+    def _client_root(self, path: str) -> list[Root]:
+        real = os.path.realpath(path)
+        if not self._configured:
+            return [self._make_root(real, self._ops.open_root(real))]
+        inner = [r for r in self._configured if _is_within(Path(real), r.path) and r.path != Path(real)]
+        if inner:  # the client root contains configured roots: those are the intersection
+            return inner
+        with self._locate(path, roots=self._configured) as where:
+            if where.name is None:
+                handle = self._ops.dup(where.parent)
+            else:
+                try:
+                    handle = self._ops.open_dir(where.parent, where.name)
+                except OSError as exc:
+                    raise _os_error(exc, path, "open") from None
+            return [self._make_root(str(where.path), handle)]
+
+    def describe_roots(self) -> str:
+        if self._effective:
+            return ", ".join(map(str, self.roots))
+        if self._configured and self._client is not None:
+            configured = ", ".join(map(str, self.configured_roots))
+            return f"none (the client's roots {list(self._client)} are all outside the configured {configured})"
+        return "none"
+
+    def _no_roots(self) -> AccessDenied:
+        if self._configured and self._client is not None:
+            msg = (
+                f"No allowed directories: the client's roots {list(self._client)} are all outside the directories "
+                f"this server was started with ({', '.join(map(str, self.configured_roots))})."
+            )
+        else:
+            msg = f"No allowed directories are configured. {HOW_TO_CONFIGURE}"
+        return AccessDenied(msg)
+
+    # --- the walk ---------------------------------------------------------------------------------------
+
+    def _split(self, path: str, roots: tuple[Root, ...]) -> tuple[Root, list[str]]:
+        text = expand_home(check_text(path, self._flavour), self._flavour)
+        anchor, parts = self._flavour.split(text)
+        if not anchor:
+            return roots[0], parts
+        matched = _match_root(roots, anchor, parts, self._flavour)
+        if matched is None:
+            allowed = ", ".join(str(r.path) for r in roots)
+            msg = f"{path!r} is outside the allowed directories ({allowed}); use a path inside one of them"
+            raise AccessDenied(msg)
+        return matched
+
+    @contextmanager
+    def _locate(
+        self,
+        path: str | Path,
+        *,
+        follow: bool = True,
+        must_exist: bool = True,
+        create_dirs: bool = False,
+        roots: tuple[Root, ...] | None = None,
+    ) -> Iterator[_Located]:
+        roots = self._effective if roots is None else roots
+        if not roots:
+            raise self._no_roots()
+        shown = os.fspath(path) if isinstance(path, Path) else path
+        root, parts = self._split(shown, roots)
+        walker = _Walk(self, roots, root, shown, create_dirs)
+        try:
+            yield walker.run(parts, follow=follow, must_exist=must_exist)
+        finally:
+            walker.close()
+
+    # --- reading --------------------------------------------------------------------------------------
+
+    def resolve(self, path: str | Path) -> Path:
+        """The confined, real absolute path (existing, or to be created in an existing directory)."""
+        with self._locate(path, must_exist=False) as where:
+            return where.path
+
+    def stat(self, path: str | Path) -> os.stat_result:
+        """stat of the file or directory (symlinks inside the roots followed)."""
+        for _ in range(RACE_RETRIES):
+            with self._locate(path) as where:
+                if where.name is None:
+                    return self._ops.stat_dir(where.parent)
+                st = self._lstat(where, path)
+                if not dirops.is_link(st):
+                    return st
+        raise _changed(path)
+
+    def list_dir(self, path: str | Path) -> list[Entry]:
+        """The entries of a directory, sorted by name; never follows a symlink out of the roots."""
+        with self._open_dir(path) as (where, handle):
+            entries = self._ops.scandir(handle)
+            return sorted((self._entry(where, e) for e in entries), key=lambda e: e.name)
+
+    def _entry(self, where: _Located, entry: os.DirEntry[str]) -> Entry:
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            return Entry(entry.name, False, False, 0, 0.0)
+        if dirops.is_link(st):
+            try:
+                target = self._stat_parts(where.root, (*where.parts, entry.name))
+            except (ToolError, OSError):
+                return Entry(entry.name, False, False, st.st_size, st.st_mtime)
+            st = target
+        return Entry(entry.name, stat.S_ISDIR(st.st_mode), stat.S_ISREG(st.st_mode), st.st_size, st.st_mtime)
+
+    def _stat_parts(self, root: Root, parts: Sequence[str]) -> os.stat_result:
+        walker = _Walk(self, self._effective, root, "/".join(parts), False)
+        try:
+            where = walker.run(list(parts), follow=True, must_exist=True)
+            st = self._ops.stat_dir(where.parent) if where.name is None else self._lstat(where, "")
+        finally:
+            walker.close()
+        if dirops.is_link(st):
+            raise _changed("/".join(parts))
+        return st
+
+    @contextmanager
+    def _open_dir(self, path: str | Path) -> Iterator[tuple[_Located, Any]]:
+        with self._locate(path) as where:
+            if where.name is None:
+                yield where, where.parent
+                return
+            try:
+                handle = self._ops.open_dir(where.parent, where.name)
+            except OSError as exc:
+                raise _os_error(exc, path, "list") from None
+            try:
+                yield _Located(where.root, handle, None, where.parts), handle
+            finally:
+                self._ops.close(handle)
+
+    def open_read(self, path: str | Path) -> IO[bytes]:
+        """An open binary file (regular files only; never blocks on a FIFO or device)."""
+        for _ in range(RACE_RETRIES):
+            with self._locate(path) as where:
+                if where.name is None:
+                    raise ToolError(f"{path!r} is a directory, not a file; use list_directory for it")
+                try:
+                    return os.fdopen(self._open_regular(where, path), "rb")
+                except _Raced:
+                    continue
+        raise _changed(path)
+
+    def read_bytes(self, path: str | Path, limit: int) -> bytes:
+        """The whole content of a regular file, refused if larger than `limit` bytes."""
+        with self.open_read(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > limit:
+                raise _too_big(path, size, limit)
+            data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise _too_big(path, len(data), limit)
+        return data
+
+    def _lstat(self, where: _Located, path: str | Path) -> os.stat_result:
+        try:
+            return self._ops.lstat(where.parent, where.name)
+        except OSError as exc:
+            raise _os_error(exc, path, "stat") from None
+
+    def _open_regular(self, where: _Located, path: str | Path) -> int:
+        st = self._lstat(where, path)
+        if dirops.is_link(st):
+            raise _Raced
+        _require_regular(st, path)
+        try:
+            fd = self._ops.open_file(where.parent, where.name, os.O_RDONLY | dirops.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno in dirops.LINK_ERRNOS:
+                raise _Raced from None
+            raise _os_error(exc, path, "open") from None
+        try:
+            _require_regular(os.fstat(fd), path)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def walk(
+        self,
+        path: str | Path,
+        *,
+        max_depth: int | None = None,
+        descend: Callable[[str], bool] | None = None,
+    ) -> Iterator[tuple[str, os.DirEntry[str], int]]:
+        """(relative path, entry, depth) of everything below a directory, depth first, names sorted.
+
+        Symlinked directories are reported, not entered (no loops, nothing outside). `descend(relative)` may
+        prune a directory; depth 0 is the directory's own entries.
+        """
+        ops = self._ops
+        with self._open_dir(path) as (_where, top):
+            stack: list[tuple[Any, str, int, Iterator[os.DirEntry[str]]]] = []
+            opened: list[Any] = []
+            stack.append((top, "", 0, iter(sorted(ops.scandir(top), key=_by_name))))
+            try:
+                while stack:
+                    handle, prefix, depth, entries = stack[-1]
+                    entry = next(entries, None)
+                    if entry is None:
+                        stack.pop()
+                        if handle is not top:
+                            opened.remove(handle)
+                            ops.close(handle)
+                        continue
+                    relative = prefix + entry.name
+                    yield relative, entry, depth
+                    if max_depth is not None and depth + 1 >= max_depth:
+                        continue
+                    if not _is_plain_dir(entry) or (descend is not None and not descend(relative)):
+                        continue
+                    try:
+                        child = ops.open_dir(handle, entry.name)
+                    except OSError:
+                        continue  # vanished, or swapped for a link since the listing: not entered
+                    opened.append(child)
+                    listing = iter(sorted(ops.scandir(child), key=_by_name))
+                    stack.append((child, relative + "/", depth + 1, listing))
+            finally:
+                for handle in opened:
+                    ops.close(handle)
+
+    # --- writing --------------------------------------------------------------------------------------
+
+    def _check_writable(self, path: str | Path) -> None:
+        if self.read_only:
+            msg = f"cannot change {path!r}: this server was started with --read-only"
+            raise AccessDenied(msg)
+
+    def write_bytes(self, path: str | Path, data: bytes) -> WriteOutcome:
+        """Create or replace a regular file atomically (temp file + rename), keeping its permission bits."""
+        self._check_writable(path)
+        for _ in range(RACE_RETRIES):
+            with self._locate(path, must_exist=False) as where:
+                if where.name is None:
+                    raise ToolError(f"{path!r} is a directory; give a file path inside it")
+                try:
+                    return self._replace(where, path, data)
+                except _Raced:
+                    continue
+        raise _changed(path)
+
+    def _replace(self, where: _Located, path: str | Path, data: bytes) -> WriteOutcome:
+        ops = self._ops
+        try:
+            old = ops.lstat(where.parent, where.name)
+        except FileNotFoundError:
+            old = None
+        except OSError as exc:
+            raise _os_error(exc, path, "write") from None
+        if old is not None:
+            if dirops.is_link(old):
+                raise _Raced
+            _require_regular(old, path)
+        mode = (old.st_mode & KEPT_MODE_BITS) if old is not None else None
+        temp = self._write_temp(where, data, mode)
+        try:
+            ops.rename(where.parent, temp, where.parent, where.name, replace=old is not None)
+        except FileExistsError:
+            msg = f"{path!r} was created by something else while it was being written; it was left untouched"
+            raise ToolError(msg) from None
+        except OSError as exc:
+            raise _os_error(exc, path, "write") from None
+        finally:
+            with suppress(OSError):
+                ops.unlink(where.parent, temp)
+        links = old.st_nlink - 1 if old is not None else 0
+        return WriteOutcome(created=old is None, hard_links=max(links, 0), path=where.path)
+
+    def _write_temp(self, where: _Located, data: bytes, mode: int | None) -> str:
+        """A fully written, fsynced temp file beside the target (exclusive create, never a link)."""
+        name = f".{where.name[:200]}.{secrets.token_hex(4)}.deskmcp-tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        try:
+            fd = self._ops.open_file(where.parent, name, flags, 0o666 if mode is None else 0o600)
+        except OSError as exc:
+            raise _os_error(exc, where.path, "write") from None
+        try:
+            with os.fdopen(fd, "wb", closefd=False) as handle:
+                handle.write(data)
+            if mode is not None:
+                dirops.set_mode(fd, mode)
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            with suppress(OSError):
+                self._ops.unlink(where.parent, name)
+            raise
+        os.close(fd)
+        return name
+
+    def make_dirs(self, path: str | Path) -> Path:
+        """Create a directory and any missing parents (existing directories are fine)."""
+        self._check_writable(path)
+        with self._locate(path, must_exist=False, create_dirs=True) as where:
+            if where.name is not None:
+                try:
+                    self._ops.mkdir(where.parent, where.name)
+                except FileExistsError:
+                    pass
+                except OSError as exc:
+                    raise _os_error(exc, path, "create") from None
+                try:
+                    self._ops.close(self._ops.open_dir(where.parent, where.name))
+                except OSError as exc:
+                    if exc.errno in dirops.LINK_ERRNOS | {errno.ENOTDIR}:
+                        raise ToolError(f"{path!r} exists and is not a directory") from None
+                    raise _os_error(exc, path, "create") from None
+            return where.path
+
+    def move(self, source: str | Path, destination: str | Path) -> tuple[Path, Path]:
+        """Rename a file or directory (a symlink moves as itself); the destination must not exist."""
+        self._check_writable(source)
+        with (
+            self._locate(source, follow=False) as src,
+            self._locate(destination, follow=False, must_exist=False) as dst,
+        ):
+            if src.name is None:
+                raise AccessDenied(f"{source!r} is an allowed directory itself; it cannot be moved")
+            if dst.name is None:
+                raise ToolError(f"destination {destination!r} already exists; nothing was moved")
+            self._lstat(src, source)
+            try:
+                self._ops.rename(src.parent, src.name, dst.parent, dst.name, replace=False)
+            except FileExistsError:
+                raise ToolError(f"destination {destination!r} already exists; nothing was moved") from None
+            except OSError as exc:
+                if exc.errno == errno.EXDEV:
+                    msg = f"{source!r} and {destination!r} are on different file systems; nothing was moved"
+                    raise ToolError(msg) from None
+                raise _os_error(exc, destination, "move") from None
+            return src.path, dst.path
+
+
+class _Walk:
+    """One walk of a path's components from a root handle; holds the directory handles it opened."""
+
+    def __init__(self, box: Sandbox, roots: tuple[Root, ...], root: Root, shown: str, create_dirs: bool) -> None:
+        self.box, self.ops, self.roots, self.root = box, box._ops, roots, root
+        self.shown, self.create_dirs = shown, create_dirs
+        self.handles: list[Any] = [self.ops.dup(root.handle.handle)]
+        self.names: list[str] = []
+        self.through_link: str | None = None  # the last symlink followed, for messages
+
+    def close(self) -> None:
+        while self.handles:
+            with suppress(OSError):
+                self.ops.close(self.handles.pop())
+
+    def run(self, parts: list[str], *, follow: bool, must_exist: bool) -> _Located:
+        pending, hops, via_link = deque(parts), 0, False
+        while pending:
+            name = pending.popleft()
+            if name in ("", "."):
+                continue
+            if name == "..":
+                self._up()
+                continue
+            check_component(name, self.shown, self.box._flavour)
+            if not pending:
+                target = self._leaf(name, follow=follow, must_exist=must_exist, via_link=via_link)
+                if target is None:
+                    return _Located(self.root, self.handles[-1], name, (*self.names, name))
+                name, link = target
+            else:
+                link = self._enter(name)
+                if link is None:
+                    via_link = False
+                    continue
+            hops += 1
+            if hops > MAX_LINK_HOPS:
+                raise ToolError(f"{self.shown!r}: too many levels of symbolic links")
+            pending.extendleft(reversed(self._splice(name, link)))
+            via_link = True
+        return _Located(self.root, self.handles[-1], None, tuple(self.names))
+
+    def _up(self) -> None:
+        if not self.names:
+            if self.through_link is not None:
+                raise self._link_outside(self.through_link)
+            msg = f"{self.shown!r} leads above the allowed directory {self.root.path}; use a path inside it"
+            raise AccessDenied(msg)
+        self.ops.close(self.handles.pop())
+        self.names.pop()
+
+    def _leaf(self, name: str, *, follow: bool, must_exist: bool, via_link: bool) -> tuple[str, str] | None:
+        """None when `name` is the target; (name, link text) when it is a symlink to follow."""
+        try:
+            st = self.ops.lstat(self.handles[-1], name)
+        except FileNotFoundError:
+            if via_link:
+                msg = f"{self.shown!r} is a symbolic link whose target does not exist; dangling links are refused"
+                raise AccessDenied(msg) from None
+            if must_exist:
+                raise NotFound(self._missing(name)) from None
+            return None
+        except OSError as exc:
+            raise _os_error(exc, self.shown, "open") from None
+        if follow and dirops.is_link(st):
+            return name, self._readlink(name)
+        return None
+
+    def _enter(self, name: str) -> str | None:
+        """Open directory `name` onto the stack; its link text instead when it is a symlink."""
+        try:
+            handle = self.ops.open_dir(self.handles[-1], name)
+        except FileNotFoundError:
+            if not self.create_dirs:
+                raise NotFound(self._missing(name)) from None
+            with suppress(FileExistsError):
+                self.ops.mkdir(self.handles[-1], name)
+            return self._enter_created(name)
+        except OSError as exc:
+            if exc.errno not in dirops.LINK_ERRNOS:
+                raise _os_error(exc, self.shown, "open") from None
+            try:
+                st = self.ops.lstat(self.handles[-1], name)
+            except OSError:
+                raise _changed(self.shown) from None
+            if not dirops.is_link(st):
+                raise ToolError(f"{self.shown!r}: {name!r} is not a directory") from None
+            return self._readlink(name)
+        self.handles.append(handle)
+        self.names.append(name)
+        return None
+
+    def _enter_created(self, name: str) -> None:
+        try:
+            handle = self.ops.open_dir(self.handles[-1], name)
+        except OSError:
+            raise _changed(self.shown) from None
+        self.handles.append(handle)
+        self.names.append(name)
+
+    def _readlink(self, name: str) -> str:
+        try:
+            return self.ops.readlink(self.handles[-1], name)
+        except OSError:
+            raise _changed(self.shown) from None
+
+    def _splice(self, name: str, link: str) -> list[str]:
+        """The components to walk instead of the link `name`; an absolute target restarts at its root."""
+        flavour = self.box._flavour
+        self.through_link = name
+        anchor, parts = flavour.split(link)
+        if not anchor:
+            return parts
+        matched = _match_root(self.roots, anchor, parts, flavour)
+        if matched is None:
+            msg = (
+                f"{self.shown!r} goes through the symbolic link {name!r}, which points outside the allowed directories"
+            )
+            raise AccessDenied(msg)
+        root, rest = matched
+        self.close()
+        self.root = root
+        self.handles, self.names = [self.ops.dup(root.handle.handle)], []
+        return rest
+
+    def _link_outside(self, name: str) -> AccessDenied:
+        msg = f"{self.shown!r} goes through the symbolic link {name!r}, which points outside the allowed directories"
+        return AccessDenied(msg)
+
+    def _missing(self, name: str) -> str:
+        where = self.root.path.joinpath(*self.names)
+        return f"{self.shown!r} does not exist (no {name!r} in {where})"
+
+
+# --- helpers --------------------------------------------------------------------------------------------
+
+
+def _match_root(
+    roots: Sequence[Root], anchor: str, parts: list[str], flavour: Flavour
+) -> tuple[Root, list[str]] | None:
+    for root in roots:
+        for spelled in root.spellings:
+            rest = spelled.remainder(anchor, parts, flavour)
+            if rest is not None:
+                return root, rest
+    return None
+
+
+def _is_within(outer: Path, inner: Path) -> bool:
+    return inner == outer or outer in inner.parents
+
+
+def _outermost(roots: tuple[Root, ...]) -> tuple[Root, ...]:
+    """Drop roots inside other roots (and duplicates): each place has exactly one root to walk from."""
+    kept: list[Root] = []
+    for root in roots:
+        if any(_is_within(other.path, root.path) for other in kept):
+            continue
+        kept = [other for other in kept if not _is_within(root.path, other.path)]
+        kept.append(root)
+    return tuple(kept)
+
+
+def _by_name(entry: os.DirEntry[str]) -> str:
+    return entry.name
+
+
+def _is_plain_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _kind(st: os.stat_result) -> str:
+    mode = st.st_mode
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISLNK, "a symbolic link"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _require_regular(st: os.stat_result, path: str | Path) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        raise ToolError(f"{os.fspath(path)!r} is {_kind(st)}; only regular files can be read or written")
+
+
+def _too_big(path: str | Path, size: int, limit: int) -> ToolError:
+    return ToolError(
+        f"{os.fspath(path)!r} is {size:,} bytes, over the {limit:,}-byte limit; "
+        "read part of it (head/tail) or raise the limit in the server settings"
+    )
+
+
+def _changed(path: str | Path) -> ToolError:
+    return ToolError(f"{os.fspath(path)!r} changed while it was being accessed (a component was replaced); try again")
+
+
+def _os_error(exc: OSError, path: str | Path, action: str) -> ToolError:
+    shown = os.fspath(path)
+    if exc.errno == errno.ENOENT:
+        return NotFound(f"{shown!r} does not exist")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return ToolError(f"permission denied: cannot {action} {shown!r}")
+    if exc.errno == errno.ENOTDIR:
+        return ToolError(f"{shown!r}: a component of the path is not a directory")
+    if exc.errno == errno.EISDIR:
+        return ToolError(f"{shown!r} is a directory")
+    if exc.errno == errno.ENAMETOOLONG:
+        return AccessDenied(f"{shown!r}: the path or a name in it is too long")
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return ToolError(f"cannot {action} {shown!r}: no space left on the device")
+    if exc.errno == errno.EROFS:
+        return ToolError(f"cannot {action} {shown!r}: the file system is read-only")
+    return ToolError(f"cannot {action} {shown!r}: {exc.strerror or exc}")
