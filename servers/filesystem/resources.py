@@ -1,0 +1,441 @@
+"""Files under the roots as MCP resources: URIs, listing pages, reading, path completion.
+
+Plain domain functions over a `Sandbox` (no `mcp` import); `live.py` adapts them to the protocol.
+
+Listing order is a depth-first walk of each root in turn, entries sorted by name. A cursor names the
+last file returned (its root and path components), so the next page resumes by listing only the
+directories on that path and going on from there: one page costs the directories it touches, never
+the whole tree, and files added or removed between pages neither repeat nor hide the others.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fnmatch
+import json
+import mimetypes
+import os
+import posixpath
+import re
+import stat
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Final
+from urllib.parse import quote, unquote_to_bytes, urlsplit
+
+from deskmcp.servers.filesystem.paths import AccessDenied, NotFound
+from deskmcp.servers.filesystem.sandbox import Sandbox
+from deskmcp.shared.tools import ToolError
+
+IS_WINDOWS: Final = os.name == "nt"
+DEFAULT_IGNORES: Final = (".git", ".hg", ".svn", ".bzr", "_darcs", "CVS", ".jj", ".pijul", ".fossil-settings")
+TEMPLATE: Final = "file:///{+path}"
+CURSOR_VERSION: Final = 1
+MAX_COMPLETIONS: Final = 100
+SNIFF_BYTES: Final = 8192
+MAX_DEPTH: Final = 256  # deeper than any real tree; stops a walk that a link loop would make endless
+
+# Deterministic MIME types: the interpreter's own table (not /etc/mime.types), plus what it lacks or gets wrong.
+_MIME: Final = mimetypes.MimeTypes(filenames=())
+MIME_OVERRIDES: Final = {
+    ".md": "text/markdown",
+    ".markdown": "text/markdown",
+    ".ts": "text/x-typescript",
+    ".tsx": "text/x-typescript",
+    ".jsx": "text/javascript",
+    ".mjs": "text/javascript",
+    ".rs": "text/x-rust",
+    ".go": "text/x-go",
+    ".toml": "application/toml",
+    ".yaml": "application/yaml",
+    ".yml": "application/yaml",
+    ".ipynb": "application/x-ipynb+json",
+    ".log": "text/plain",
+    ".ini": "text/plain",
+    ".cfg": "text/plain",
+    ".rst": "text/x-rst",
+    ".kt": "text/x-kotlin",
+    ".swift": "text/x-swift",
+    ".rb": "text/x-ruby",
+    ".php": "text/x-php",
+    ".sql": "application/sql",
+    ".webp": "image/webp",
+}
+TEXT_NAMES: Final = frozenset({"Makefile", "Dockerfile", "LICENSE", "README", "CHANGELOG", "Procfile", "Gemfile"})
+OCTET_STREAM: Final = "application/octet-stream"
+BINARY_PREFIXES: Final = ("image/", "audio/", "video/", "font/")
+BINARY_TYPES: Final = frozenset(
+    {"application/pdf", "application/zip", "application/gzip", "application/x-tar", "application/wasm"}
+)
+
+
+class InvalidResource(ValueError):
+    """The URI or cursor is malformed, or names something that is not a file (JSON-RPC invalid params)."""
+
+
+class ResourceNotFound(LookupError):
+    """No such file under the allowed roots (outside them counts as not found)."""
+
+
+class ResourceTooLarge(ValueError):
+    """The file is over the size limit for `resources/read`."""
+
+
+# --- URIs -----------------------------------------------------------------------------------------------
+
+
+def path_to_uri(path: str | os.PathLike[str], *, windows: bool = IS_WINDOWS) -> str:
+    """`file:///abs/path` (`file:///C:/...`, `file://server/share/...` on Windows), percent-encoded UTF-8.
+
+    POSIX names that are not UTF-8 (undecodable bytes kept as surrogates) are encoded as their raw bytes,
+    so every file name round-trips through `uri_to_path`.
+    """
+    text = os.fspath(path)
+    absolute = PureWindowsPath(text).is_absolute() if windows else text.startswith("/")
+    if not absolute:
+        msg = f"a file URI needs an absolute path, got {text!r}"
+        raise InvalidResource(msg)
+    if windows:
+        return PureWindowsPath(text).as_uri()
+    return "file://" + quote(text.encode("utf-8", "surrogateescape"))
+
+
+def uri_to_path(uri: str, *, windows: bool = IS_WINDOWS) -> str:
+    """The absolute path a `file://` URI names; `InvalidResource` says what is wrong with any other URI."""
+    if not isinstance(uri, str) or not uri:
+        msg = "the resource URI is empty; expected file:///absolute/path"
+        raise InvalidResource(msg)
+    parts = urlsplit(uri)
+    if parts.scheme.lower() != "file":
+        msg = f"{uri!r} is not a file:// URI; this server's resources are file:///absolute/path"
+        raise InvalidResource(msg)
+    if parts.query or parts.fragment or "?" in uri or "#" in uri:
+        msg = f"{uri!r} has a query or fragment; encode '?' as %3F and '#' as %23 in file names"
+        raise InvalidResource(msg)
+    raw = unquote_to_bytes(parts.path)
+    if b"\x00" in raw:
+        msg = f"{uri!r} contains an encoded NUL byte, which no file name can contain"
+        raise InvalidResource(msg)
+    host = parts.netloc
+    return _windows_path(uri, host, raw) if windows else _posix_path(uri, host, raw)
+
+
+def _posix_path(uri: str, host: str, raw: bytes) -> str:
+    if host not in ("", "localhost"):
+        msg = f"{uri!r} names a file on host {host!r}; only local files (file:///...) are served"
+        raise InvalidResource(msg)
+    if not raw.startswith(b"/"):
+        msg = f"{uri!r} has no absolute path"
+        raise InvalidResource(msg)
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _windows_path(uri: str, host: str, raw: bytes) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        msg = f"{uri!r} is not UTF-8 once percent-decoded"
+        raise InvalidResource(msg) from None
+    if host not in ("", "localhost"):
+        return "\\\\" + host + text.replace("/", "\\")  # UNC: file://server/share/x
+    if re.match(r"^/[A-Za-z]:/", text):
+        return text[1:].replace("/", "\\")
+    msg = f"{uri!r} has no drive letter; expected file:///C:/..."
+    raise InvalidResource(msg)
+
+
+# --- what counts as a resource --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoreRules:
+    """Names and relative paths left out of listings, completion and list-change watching.
+
+    A pattern without '/' matches any single name (`node_modules`, `*.pyc`); one with '/' matches the
+    path below a root (`build/out`, `docs/*.tmp`). `!name` takes a default pattern (such as `.git`) out.
+    """
+
+    patterns: tuple[str, ...] = DEFAULT_IGNORES
+
+    @classmethod
+    def parse(cls, text: str | None) -> IgnoreRules:
+        """Defaults plus the comma-separated patterns in `text`."""
+        extra = [p.strip().replace("\\", "/").strip("/") for p in (text or "").split(",")]
+        extra = [p for p in extra if p and p != "!"]
+        removed = {p[1:] for p in extra if p.startswith("!")}
+        added = [p for p in extra if not p.startswith("!")]
+        kept = [p for p in DEFAULT_IGNORES if p not in removed]
+        return cls(tuple(dict.fromkeys([*kept, *added])))
+
+    def ignores(self, name: str, relative: str) -> bool:
+        """Whether the entry `name`, at `relative` (posix path below its root), is left out."""
+        for pattern in self.patterns:
+            if "/" in pattern:
+                if fnmatch.fnmatchcase(relative, pattern):
+                    return True
+            elif fnmatch.fnmatchcase(name, pattern):
+                return True
+        return False
+
+    def ignores_path(self, parts: Sequence[str]) -> bool:
+        """Whether any component of the path below a root is left out (so the path is too)."""
+        return any(self.ignores(name, "/".join(parts[: i + 1])) for i, name in enumerate(parts))
+
+
+def mime_type(name: str) -> str:
+    """The MIME type for a file name, the same on every OS; unknown kinds are application/octet-stream."""
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix in MIME_OVERRIDES:
+        return MIME_OVERRIDES[suffix]
+    guessed = _MIME.guess_type(name, strict=False)[0]
+    if guessed:
+        return guessed
+    return "text/plain" if name in TEXT_NAMES else OCTET_STREAM
+
+
+def is_binary_type(mime: str) -> bool:
+    return mime.startswith(BINARY_PREFIXES) or mime in BINARY_TYPES
+
+
+# --- listing --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FileResource:
+    uri: str
+    name: str  # the path below its root, '/'-separated
+    mime_type: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """The last file of a page: its root and its path components below it."""
+
+    root: str
+    after: tuple[str, ...]
+
+
+def encode_cursor(position: Position) -> str:
+    payload = json.dumps({"v": CURSOR_VERSION, "root": position.root, "after": list(position.after)})
+    return base64.urlsafe_b64encode(payload.encode("utf-8", "surrogateescape")).decode("ascii")
+
+
+def decode_cursor(cursor: str, roots: Sequence[Path]) -> Position:
+    """The position a cursor from `encode_cursor` names; `InvalidResource` for anything else."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")).decode("utf-8", "surrogateescape"))
+        root, after = data["root"], tuple(data["after"])
+        valid = data["v"] == CURSOR_VERSION and isinstance(root, str) and after
+        valid = valid and all(isinstance(p, str) and p not in ("", ".", "..") and "/" not in p for p in after)
+    except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
+        valid = False
+    if not valid:
+        msg = "invalid cursor: pass back the nextCursor of the previous resources/list page unchanged"
+        raise InvalidResource(msg)
+    if root not in {str(r) for r in roots}:
+        msg = "the cursor's root is no longer an allowed directory; start again without a cursor"
+        raise InvalidResource(msg)
+    return Position(root, after)
+
+
+@dataclass(slots=True)
+class _Frame:
+    """One directory of the walk: its path below the root and the names still to visit (sorted)."""
+
+    parts: tuple[str, ...]
+    after: str | None  # resume after this name; None: from the start
+    pending: Iterator[tuple[str, bool, int]] | None = None
+
+
+def _sorted_entries(sandbox: Sandbox, root: Path, frame: _Frame, rules: IgnoreRules) -> Iterator[tuple[str, bool, int]]:
+    """(name, is_dir, size) of the directory's files and folders after `frame.after`, by name."""
+    directory = root.joinpath(*frame.parts)
+    try:
+        entries = sandbox.list_dir(directory)
+    except (OSError, ToolError):  # vanished, unreadable or refused: the walk goes on around it
+        return iter(())
+    chosen = []
+    for entry in entries:
+        if frame.after is not None and entry.name <= frame.after:
+            continue
+        if not (entry.is_file or entry.is_dir):
+            continue
+        if rules.ignores(entry.name, "/".join((*frame.parts, entry.name))):
+            continue
+        chosen.append((entry.name, entry.is_dir, entry.size))
+    chosen.sort()
+    return iter(chosen)
+
+
+def _walk_root(
+    sandbox: Sandbox, root: Path, after: tuple[str, ...], rules: IgnoreRules
+) -> Iterator[tuple[tuple[str, ...], int]]:
+    """(path components, size) of every file of `root` after `after`, in listing order, lazily."""
+    stack = [_Frame(after[:depth], after[depth]) for depth in range(len(after))] or [_Frame((), None)]
+    while stack:
+        frame = stack[-1]
+        if frame.pending is None:
+            frame.pending = _sorted_entries(sandbox, root, frame, rules)
+        entry = next(frame.pending, None)
+        if entry is None:
+            stack.pop()
+            continue
+        name, is_dir, size = entry
+        parts = (*frame.parts, name)
+        if not is_dir:
+            yield parts, size
+        elif len(parts) < MAX_DEPTH and not is_linked(sandbox, root.joinpath(*parts)):
+            stack.append(_Frame(parts, None))
+
+
+def is_linked(sandbox: Sandbox, path: Path) -> bool:
+    """Whether `path` (under a real root) goes through a symlink. Linked folders are not walked into: their
+    files are listed where they really are, and a link to an ancestor cannot make the walk endless."""
+    try:
+        return sandbox.resolve(path) != path
+    except (OSError, ToolError):
+        return True
+
+
+def list_page(
+    sandbox: Sandbox, rules: IgnoreRules, position: Position | None, limit: int
+) -> tuple[list[FileResource], Position | None]:
+    """Up to `limit` files after `position`, and the position to resume from (None at the end)."""
+    roots = list(sandbox.roots)
+    start = 0
+    after: tuple[str, ...] = ()
+    if position is not None:
+        start = [str(r) for r in roots].index(position.root)
+        after = position.after
+    page: list[FileResource] = []
+    last = Position("", ())
+    for index in range(start, len(roots)):
+        root = roots[index]
+        for parts, size in _walk_root(sandbox, root, after if index == start else (), rules):
+            if len(page) == limit:  # one more file exists, so there is a next page
+                return page, last
+            page.append(FileResource(path_to_uri(root.joinpath(*parts)), "/".join(parts), mime_type(parts[-1]), size))
+            last = Position(str(root), parts)
+    return page, None
+
+
+def locate(roots: Iterable[Path], path: Path) -> tuple[Path, tuple[str, ...]] | None:
+    """The root `path` is under (or is) and its components below it; None when it is under none."""
+    for root in roots:
+        if path == root or path.is_relative_to(root):
+            return root, path.relative_to(root).parts
+    return None
+
+
+# --- reading --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceContent:
+    """A file's content as served: `text` for UTF-8 text, otherwise `data` (sent base64-encoded)."""
+
+    uri: str
+    mime_type: str
+    text: str | None = None
+    data: bytes | None = None
+
+
+def _stat(sandbox: Sandbox, uri: str, path: str) -> os.stat_result:
+    try:
+        return sandbox.stat(path)
+    except AccessDenied as exc:
+        msg = f"{uri} is not under an allowed directory: {exc}"
+        raise ResourceNotFound(msg) from None
+    except (NotFound, FileNotFoundError, NotADirectoryError):
+        msg = f"{uri} does not exist (it may have been moved or deleted); list resources again"
+        raise ResourceNotFound(msg) from None
+    except (OSError, ToolError) as exc:
+        msg = f"{uri} cannot be read: {exc}"
+        raise ResourceNotFound(msg) from None
+
+
+def read_resource(sandbox: Sandbox, uri: str, limit: int) -> ResourceContent:
+    """The content of the file `uri` names, through the sandbox, refusing more than `limit` bytes."""
+    path = uri_to_path(uri)
+    info = _stat(sandbox, uri, path)
+    if stat.S_ISDIR(info.st_mode):
+        msg = f"{uri} is a folder, not a file; list its files with resources/list or the list_directory tool"
+        raise InvalidResource(msg)
+    if not stat.S_ISREG(info.st_mode):
+        msg = f"{uri} is not a regular file (a FIFO, socket or device), so it is not served as a resource"
+        raise InvalidResource(msg)
+    if info.st_size > limit:
+        raise ResourceTooLarge(_too_large(uri, info.st_size, limit))
+    try:
+        data = sandbox.read_bytes(path, limit)
+    except (NotFound, FileNotFoundError):
+        msg = f"{uri} does not exist (it may have been moved or deleted); list resources again"
+        raise ResourceNotFound(msg) from None
+    except ToolError as exc:  # grown past the limit since the stat, or refused
+        raise ResourceTooLarge(f"{uri}: {exc}") from None
+    return decode_content(uri, posixpath.basename(uri), data)
+
+
+def _too_large(uri: str, size: int, limit: int) -> str:
+    return (
+        f"{uri} is {size:,} bytes, over the {limit:,}-byte limit for resources/read; read part of it with the "
+        "read_text_file tool (head/tail), or raise DESKMCP_FILESYSTEM_RESOURCE_MAX_BYTES"
+    )
+
+
+def decode_content(uri: str, name: str, data: bytes) -> ResourceContent:
+    """Text when the bytes are UTF-8 without NULs and the type is not a binary one; a blob otherwise."""
+    mime = mime_type(name)
+    if not is_binary_type(mime) and b"\x00" not in data[:SNIFF_BYTES]:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return ResourceContent(uri, "text/plain" if mime == OCTET_STREAM else mime, text=text)
+    if mime.startswith("text/"):
+        mime = OCTET_STREAM  # named like text, but its bytes are not
+    return ResourceContent(uri, mime, data=data)
+
+
+# --- the file:// template and its completion ------------------------------------------------------------
+
+
+def template_value(path: Path | str, *, windows: bool = IS_WINDOWS) -> str:
+    """What `path` fills into `file:///{+path}`: `home/me/x` for /home/me/x, `C:/Users/x` for C:\\Users\\x."""
+    text = str(path)
+    return text.replace("\\", "/") if windows else text.lstrip("/")
+
+
+def _value_path(value: str, *, windows: bool = IS_WINDOWS) -> Path:
+    return Path(value.replace("/", "\\")) if windows else Path("/" + value.lstrip("/"))
+
+
+def complete_path(
+    sandbox: Sandbox, rules: IgnoreRules, value: str, limit: int = MAX_COMPLETIONS
+) -> tuple[list[str], int]:
+    """Template values that extend `value` by one name (folders end in '/'), and how many there are."""
+    roots = sandbox.roots
+    head, _, prefix = value.rpartition("/")
+    directory = _value_path(head) if head else None
+    located = locate(roots, directory) if directory is not None else None
+    if located is None:  # still above the roots: offer the roots themselves
+        matches = [template_value(root) + "/" for root in roots if template_value(root).startswith(value)]
+        return sorted(matches)[:limit], len(matches)
+    _, parts = located
+    try:
+        entries = sandbox.list_dir(directory)
+    except (OSError, ToolError):
+        return [], 0
+    matches = []
+    for entry in entries:
+        if not entry.name.startswith(prefix) or not (entry.is_dir or entry.is_file):
+            continue
+        if rules.ignores(entry.name, "/".join((*parts, entry.name))):
+            continue
+        matches.append(f"{head}/{entry.name}" + ("/" if entry.is_dir else ""))
+    matches.sort()
+    return matches[:limit], len(matches)
