@@ -1,24 +1,52 @@
 """Filesystem server: the reference server's file tools, confined to allowed roots, plus live resources.
 
-`deskmcp filesystem DIR [DIR ...]` (and/or DESKMCP_FILESYSTEM_ROOTS). All file access goes through
-`sandbox.Sandbox`.
+`deskmcp filesystem DIR [DIR ...]` and/or DESKMCP_FILESYSTEM_ROOTS. All file access goes through
+`sandbox.Sandbox`; the tools are in `tools`, the roots protocol in `roots`, resources and subscriptions in
+`live` (FS-live), merged here into one `Service`.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
+from typing import Any
 
+from deskmcp.servers.filesystem import live
 from deskmcp.servers.filesystem.roots import ClientRoots, configured_roots
 from deskmcp.servers.filesystem.sandbox import Sandbox
+from deskmcp.servers.filesystem.tools import Limits, build_tools, refuse_writes
 from deskmcp.shared.app import Config, ServerSpec, Service, StartupError
 from deskmcp.shared.settings import Setting
+from deskmcp.shared.tools import ToolRegistry
 
-SETTINGS = (
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        msg = f"must be a positive number of bytes, got {text!r}"
+        raise ValueError(msg)
+    return value
+
+
+CORE_SETTINGS = (
     Setting(
         "ROOTS",
         "allowed directories, separated by the OS path separator (in addition to command-line directories)",
         example="/Users/me/projects",
     ),
+    Setting(
+        "MAX_READ_BYTES",
+        "largest file content a tool returns in one call (whole-file reads, media, edits)",
+        parser=_positive_int,
+        default=10 * 1024 * 1024,
+        example="10485760",
+    ),
+)
+SETTINGS = CORE_SETTINGS + tuple(live.LIVE_SETTINGS)
+
+INSTRUCTIONS = (
+    "Files under the allowed directories (list_allowed_directories). Paths may be absolute or relative to the "
+    "first allowed directory. Listings and searches are capped (maxResults) and say how many more there are."
 )
 
 
@@ -27,14 +55,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--read-only", action="store_true", help="offer no write tools and refuse every write")
 
 
+def _gate_on_roots(call_tool: Any, client_roots: ClientRoots) -> Any:
+    async def on_call_tool(ctx: Any, params: Any) -> Any:
+        await client_roots.wait_first(ctx)
+        return await call_tool(ctx, params)
+
+    return on_call_tool
+
+
 def create(config: Config) -> Service:
-    roots = configured_roots(config.args.directories, config.settings.get("ROOTS"))
+    settings: Mapping[str, Any] = config.settings
+    roots = configured_roots(config.args.directories, settings.get("ROOTS"))
     try:
         sandbox = Sandbox(roots, read_only=config.args.read_only)
     except ValueError as exc:
         raise StartupError(str(exc)) from None
+    registry = ToolRegistry(build_tools(sandbox, Limits(max_read_bytes=settings["MAX_READ_BYTES"])))
     client_roots = ClientRoots(sandbox)
-    return Service(notification_handlers=client_roots.notification_handlers())
+    call_tool = refuse_writes(registry.on_call_tool) if sandbox.read_only else registry.on_call_tool
+    parts = live.live_parts(sandbox, settings, wait_roots=client_roots.wait_first)
+    return Service(
+        tools=registry,
+        instructions=INSTRUCTIONS,
+        handlers={**parts.handlers, "on_call_tool": _gate_on_roots(call_tool, client_roots)},
+        notification_handlers=client_roots.notification_handlers(),
+        notification_options=parts.notification_options,
+        lifespan=parts.lifespan,
+    )
 
 
 SPEC = ServerSpec(

@@ -225,6 +225,9 @@ class Sandbox:
             return f"none (the client's roots {list(self._client)} are all outside the configured {configured})"
         return "none"
 
+    def how_to_configure(self) -> str:
+        return str(self._no_roots())
+
     def _no_roots(self) -> AccessDenied:
         if self._configured and self._client is not None:
             msg = (
@@ -288,14 +291,21 @@ class Sandbox:
                     return st
         raise _changed(path)
 
-    def list_dir(self, path: str | Path) -> list[Entry]:
-        """The entries of a directory, sorted by name; never follows a symlink out of the roots."""
+    def list_dir(self, path: str | Path, *, stat_entries: bool = True) -> list[Entry]:
+        """The entries of a directory, sorted by name; never follows a symlink out of the roots.
+
+        With `stat_entries=False` only the kinds are looked up (no stat per entry; size and mtime are 0).
+        """
         with self._open_dir(path) as (where, handle):
             entries = self._ops.scandir(handle)
-            return sorted((self._entry(where, e) for e in entries), key=lambda e: e.name)
+            return sorted((self._entry(where, e, stat_entries) for e in entries), key=lambda e: e.name)
 
-    def _entry(self, where: _Located, entry: os.DirEntry[str]) -> Entry:
+    def _entry(self, where: _Located, entry: os.DirEntry[str], stat_entries: bool) -> Entry:
         try:
+            if not stat_entries and not entry.is_symlink():
+                return Entry(
+                    entry.name, entry.is_dir(follow_symlinks=False), entry.is_file(follow_symlinks=False), 0, 0.0
+                )
             st = entry.stat(follow_symlinks=False)
         except OSError:
             return Entry(entry.name, False, False, 0, 0.0)
@@ -426,25 +436,28 @@ class Sandbox:
 
     # --- writing --------------------------------------------------------------------------------------
 
-    def _check_writable(self, path: str | Path) -> None:
+    def check_writable(self, path: str | Path) -> None:
         if self.read_only:
             msg = f"cannot change {path!r}: this server was started with --read-only"
             raise AccessDenied(msg)
 
-    def write_bytes(self, path: str | Path, data: bytes) -> WriteOutcome:
-        """Create or replace a regular file atomically (temp file + rename), keeping its permission bits."""
-        self._check_writable(path)
+    def write_bytes(self, path: str | Path, data: bytes, *, expected: os.stat_result | None = None) -> WriteOutcome:
+        """Create or replace a regular file atomically (temp file + rename), keeping its permission bits.
+
+        With `expected` (the stat of the file when it was read), a file changed since then is left alone.
+        """
+        self.check_writable(path)
         for _ in range(RACE_RETRIES):
             with self._locate(path, must_exist=False) as where:
                 if where.name is None:
                     raise ToolError(f"{path!r} is a directory; give a file path inside it")
                 try:
-                    return self._replace(where, path, data)
+                    return self._replace(where, path, data, expected)
                 except _Raced:
                     continue
         raise _changed(path)
 
-    def _replace(self, where: _Located, path: str | Path, data: bytes) -> WriteOutcome:
+    def _replace(self, where: _Located, path: str | Path, data: bytes, expected: os.stat_result | None) -> WriteOutcome:
         ops = self._ops
         try:
             old = ops.lstat(where.parent, where.name)
@@ -456,6 +469,9 @@ class Sandbox:
             if dirops.is_link(old):
                 raise _Raced
             _require_regular(old, path)
+        if expected is not None and (old is None or _version(old) != _version(expected)):
+            msg = f"{path!r} changed on disk since it was read; nothing was written. Read it again and retry"
+            raise ToolError(msg)
         mode = (old.st_mode & KEPT_MODE_BITS) if old is not None else None
         temp = self._write_temp(where, data, mode)
         try:
@@ -495,7 +511,7 @@ class Sandbox:
 
     def make_dirs(self, path: str | Path) -> Path:
         """Create a directory and any missing parents (existing directories are fine)."""
-        self._check_writable(path)
+        self.check_writable(path)
         with self._locate(path, must_exist=False, create_dirs=True) as where:
             if where.name is not None:
                 try:
@@ -514,7 +530,7 @@ class Sandbox:
 
     def move(self, source: str | Path, destination: str | Path) -> tuple[Path, Path]:
         """Rename a file or directory (a symlink moves as itself); the destination must not exist."""
-        self._check_writable(source)
+        self.check_writable(source)
         with (
             self._locate(source, follow=False) as src,
             self._locate(destination, follow=False, must_exist=False) as dst,
@@ -697,6 +713,10 @@ def _outermost(roots: tuple[Root, ...]) -> tuple[Root, ...]:
         kept = [other for other in kept if not _is_within(root.path, other.path)]
         kept.append(root)
     return tuple(kept)
+
+
+def _version(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _by_name(entry: os.DirEntry[str]) -> str:

@@ -1,0 +1,156 @@
+"""Glob patterns as the reference server reads them (minimatch with `dot: true`), compiled once to regexes.
+
+`*` and `?` stay within one path segment, `**` as a whole segment spans any number of them, `[...]` is a
+character class (`[!...]` negated), `{a,b}` expands, `\\` escapes, and a leading `!` negates. `*.py` matches
+at the top level only and `**/*.py` at any depth, as in the reference. Patterns also tell the walk which
+directories cannot hold a match, so a search never enters them.
+
+Exclude patterns follow .gitignore habits: one without `/` excludes that name at any depth (`node_modules`,
+`*.log`); one with `/` is matched against the whole relative path, and also excludes everything below a match.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+MAX_EXPANSIONS: Final = 256
+
+
+def expand_braces(pattern: str) -> list[str]:
+    """`a{b,c}d` -> [`abd`, `acd`], nested and repeated; unbalanced braces stay literal."""
+    depth, start = 0, -1
+    for index, char in enumerate(pattern):
+        if char == "\\":
+            continue
+        if char == "{" and (index == 0 or pattern[index - 1] != "\\"):
+            if depth == 0:
+                start = index
+            depth += 1
+        elif char == "}" and depth and pattern[index - 1] != "\\":
+            depth -= 1
+            if depth == 0:
+                options = _split_top_level(pattern[start + 1 : index])
+                if len(options) < 2:
+                    continue
+                head, tail = pattern[:start], pattern[index + 1 :]
+                expanded: list[str] = []
+                for option in options:
+                    expanded.extend(expand_braces(head + option + tail))
+                    if len(expanded) > MAX_EXPANSIONS:
+                        msg = f"the pattern {pattern!r} expands to more than {MAX_EXPANSIONS} alternatives"
+                        raise ValueError(msg)
+                return expanded
+    return [pattern]
+
+
+def _split_top_level(body: str) -> list[str]:
+    parts, depth, current = [], 0, []
+    for char in body:
+        if char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        depth += char == "{"
+        depth -= char == "}"
+        current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def _segment_regex(segment: str) -> str:
+    out, index = [], 0
+    while index < len(segment):
+        char = segment[index]
+        index += 1
+        if char == "\\" and index < len(segment):
+            out.append(re.escape(segment[index]))
+            index += 1
+        elif char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[":
+            end = segment.find("]", index + 1 if segment[index : index + 1] in ("!", "^") else index)
+            if end < 0:
+                out.append(re.escape(char))
+                continue
+            body = segment[index:end]
+            negate = body[:1] in ("!", "^")
+            body = body[1:] if negate else body
+            out.append(("[^/" if negate else "[") + body.replace("\\", "\\\\").replace("[", "\\[") + "]")
+            index = end + 1
+        else:
+            out.append(re.escape(char))
+    return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class _Alternative:
+    regex: re.Pattern[str]
+    segments: tuple[re.Pattern[str] | None, ...]  # None: `**`
+
+    def may_contain(self, relative_dir: str) -> bool:
+        """Whether a match can lie below this directory (its ancestors already passed)."""
+        depth = relative_dir.count("/")
+        name = relative_dir.rsplit("/", 1)[-1]
+        for index, segment in enumerate(self.segments):
+            if segment is None:
+                return True
+            if index == depth:
+                return index < len(self.segments) - 1 and segment.fullmatch(name) is not None
+        return False
+
+
+class Glob:
+    """One pattern (braces expanded) matched against `/`-separated paths relative to the search start."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self.negated = pattern.startswith("!")
+        body = pattern[1:] if self.negated else pattern
+        while body.startswith("./"):
+            body = body[2:]
+        self.alternatives = tuple(self._compile(p) for p in expand_braces(body))
+
+    @staticmethod
+    def _compile(pattern: str) -> _Alternative:
+        segments = [s for s in pattern.split("/") if s] or [""]
+        regex, compiled = [], []
+        for index, segment in enumerate(segments):
+            last = index == len(segments) - 1
+            if segment == "**":
+                regex.append(".*" if last else "(?:[^/]*/)*")
+                compiled.append(None)
+            else:
+                part = _segment_regex(segment)
+                regex.append(part if last else part + "/")
+                compiled.append(re.compile(part, re.DOTALL))
+        return _Alternative(re.compile("".join(regex), re.DOTALL), tuple(compiled))
+
+    def matches(self, relative: str) -> bool:
+        hit = any(alt.regex.fullmatch(relative) for alt in self.alternatives)
+        return hit != self.negated
+
+    def may_contain(self, relative_dir: str) -> bool:
+        return self.negated or any(alt.may_contain(relative_dir) for alt in self.alternatives)
+
+
+class Excludes:
+    """Exclude patterns: a bare name or name glob at any depth, a path glob against the whole relative path."""
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        self.patterns = tuple(patterns)
+        self._names = [Glob(p) for p in patterns if "/" not in p.strip("/")]
+        self._paths = [Glob(p.strip("/")) for p in patterns if "/" in p.strip("/")]
+
+    def __bool__(self) -> bool:
+        return bool(self.patterns)
+
+    def excluded(self, relative: str) -> bool:
+        if not self.patterns:
+            return False
+        name = relative.rsplit("/", 1)[-1]
+        return any(g.matches(name) for g in self._names) or any(g.matches(relative) for g in self._paths)

@@ -1,0 +1,98 @@
+"""Regular expressions from the model, refused when their shape can backtrack without end.
+
+Python's `re` cannot be interrupted and holds the GIL while it matches, so a time budget in a worker thread
+would not protect the server: the pattern is checked before use instead. Refused: backreferences (matching
+with them is NP-hard), a quantified group that contains another quantifier (`(a+)+`, `(\\w+\\s?)*`), and a
+quantified alternation whose branches can start alike (`(a|ab)*`, `(.|x)*`): the shapes that backtrack
+exponentially. What remains is at worst polynomial in the line length, which the content search bounds by
+matching at most `MAX_REGEX_LINE` characters per line, and a search stops at its time budget between lines.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from deskmcp.shared.tools import ToolError
+
+try:  # Python >= 3.11
+    from re import _constants as sre_constants  # type: ignore[attr-defined]
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
+except ImportError:  # Python 3.10
+    import sre_constants  # type: ignore[no-redef]
+    import sre_parse  # type: ignore[no-redef]
+
+MAX_PATTERN_CHARS: Final = 1000
+MAX_REGEX_LINE: Final = 4000
+_REPEATS: Final = {sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT}
+_POSSESSIVE: Final = getattr(sre_constants, "POSSESSIVE_REPEAT", None)
+_BACKREFERENCES: Final = {sre_constants.GROUPREF, sre_constants.GROUPREF_EXISTS}
+_LITERAL: Final = sre_constants.LITERAL
+
+
+class UnsafePattern(ToolError):
+    """A regex the server will not run."""
+
+
+def _refuse(pattern: str, why: str) -> UnsafePattern:
+    return UnsafePattern(
+        f"the regular expression {pattern!r} {why}, which can take exponential time; "
+        "rewrite it without that, or search for a literal string (isRegex: false)"
+    )
+
+
+def _children(op: Any, av: Any) -> list[Any]:
+    """The sub-patterns under one parsed node."""
+    if op in _REPEATS or op == _POSSESSIVE:
+        return [av[2]]
+    if op == sre_constants.SUBPATTERN:
+        return [av[-1]]
+    if op == sre_constants.BRANCH:
+        return list(av[1])
+    if op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT):
+        return [av[1]]
+    if op == getattr(sre_constants, "ATOMIC_GROUP", None):
+        return [av]
+    return []
+
+
+def _first_literal(branch: Any) -> int | None:
+    items = list(branch)
+    while items:
+        op, av = items[0]
+        if op == _LITERAL:
+            return av
+        if op == sre_constants.SUBPATTERN:
+            items = list(av[-1])
+            continue
+        return None
+    return None
+
+
+def _check(pattern: str, node: Any, in_repeat: bool) -> None:
+    for op, av in node:
+        if op in _BACKREFERENCES:
+            raise _refuse(pattern, "uses a backreference")
+        repeats = op in _REPEATS and av[1] > 1
+        if repeats and in_repeat:
+            raise _refuse(pattern, "has a quantifier inside a quantified group")
+        if op == sre_constants.BRANCH and in_repeat:
+            firsts = [_first_literal(branch) for branch in av[1]]
+            if None in firsts or len(set(firsts)) != len(firsts):
+                raise _refuse(pattern, "repeats an alternation whose branches can start with the same character")
+        for child in _children(op, av):
+            _check(pattern, child, in_repeat or repeats)
+
+
+def compile_guarded(pattern: str, *, ignore_case: bool) -> re.Pattern[str]:
+    """`pattern` compiled (MULTILINE), or `ToolError` naming what is wrong or unsafe in it."""
+    if len(pattern) > MAX_PATTERN_CHARS:
+        msg = f"the regular expression is {len(pattern)} characters long; the limit is {MAX_PATTERN_CHARS}"
+        raise UnsafePattern(msg)
+    flags = re.MULTILINE | (re.IGNORECASE if ignore_case else 0)
+    try:
+        parsed = sre_parse.parse(pattern, flags)
+    except re.error as exc:
+        raise ToolError(f"invalid regular expression {pattern!r}: {exc}") from None
+    _check(pattern, parsed, in_repeat=False)
+    return re.compile(pattern, flags)

@@ -1,0 +1,238 @@
+"""Walking a tree through the sandbox: name search, content search, directory tree, each with a result cap.
+
+Every walk calls `tick(count)` as it goes; the tool layer turns that into progress notifications and a
+cancellation check, so a cancelled search stops at the next entry. Counting continues past the cap so the
+answer can say how many more there are.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from deskmcp.servers.filesystem.globs import Excludes, Glob
+from deskmcp.servers.filesystem.regexguard import MAX_REGEX_LINE, compile_guarded
+from deskmcp.servers.filesystem.sandbox import Sandbox
+from deskmcp.servers.filesystem.textfiles import BINARY_PROBE, looks_binary
+from deskmcp.shared.tools import ToolError
+
+Tick = Callable[[int], None]
+MAX_FILE_FOR_CONTENT_SEARCH: Final = 8 * 1024 * 1024
+CONTENT_SEARCH_SECONDS: Final = 60.0
+
+
+def _no_tick(_count: int) -> None:
+    return None
+
+
+@dataclass(slots=True)
+class Capped:
+    """Results up to a cap, and how many more there were."""
+
+    cap: int
+    items: list[str] = field(default_factory=list)
+    more: int = 0
+
+    def add(self, item: str) -> bool:
+        if len(self.items) < self.cap:
+            self.items.append(item)
+            return True
+        self.more += 1
+        return False
+
+    def more_note(self, what: str, hint: str) -> str:
+        return f"... and {self.more:,} more {what} not shown ({hint})" if self.more else ""
+
+
+def _base(sandbox: Sandbox, path: str) -> Path:
+    return sandbox.resolve(path)
+
+
+def _walk(
+    sandbox: Sandbox,
+    path: str,
+    excludes: Excludes,
+    tick: Tick,
+    *,
+    max_depth: int | None = None,
+    glob: Glob | None = None,
+) -> Iterator[tuple[str, Any, int]]:
+    def descend(relative: str) -> bool:
+        return not excludes.excluded(relative) and (glob is None or glob.may_contain(relative))
+
+    for count, (relative, entry, depth) in enumerate(sandbox.walk(path, max_depth=max_depth, descend=descend), 1):
+        if count % 256 == 0:
+            tick(count)
+        if excludes and excludes.excluded(relative):
+            continue
+        yield relative, entry, depth
+
+
+def find_paths(
+    sandbox: Sandbox, path: str, pattern: str, exclude: Sequence[str], cap: int, tick: Tick = _no_tick
+) -> Capped:
+    """Absolute paths of files and directories whose path relative to `path` matches the glob `pattern`."""
+    glob, excludes = Glob(pattern), Excludes(exclude)
+    base = str(_base(sandbox, path))
+    max_depth = None if any(None in alt.segments for alt in glob.alternatives) or glob.negated else _levels(glob)
+    found = Capped(cap)
+    separator = "/" if "/" in base else "\\"
+    for relative, _entry, _level in _walk(sandbox, path, excludes, tick, max_depth=max_depth, glob=glob):
+        if glob.matches(relative):
+            found.add(base.rstrip(separator) + separator + relative.replace("/", separator))
+    return found
+
+
+def _levels(glob: Glob) -> int:
+    return max(len(alt.segments) for alt in glob.alternatives)
+
+
+# --- directory tree ----------------------------------------------------------------------------------
+
+
+def tree(
+    sandbox: Sandbox, path: str, exclude: Sequence[str], max_depth: int | None, cap: int, tick: Tick = _no_tick
+) -> tuple[list[dict[str, Any]], int]:
+    """Nested {name, type, children} like the reference; directories at `max_depth` have no `children`."""
+    top: list[dict[str, Any]] = []
+    parents: dict[str, list[dict[str, Any]]] = {"": top}
+    shown = more = 0
+    for relative, entry, depth in _walk(sandbox, path, Excludes(exclude), tick, max_depth=max_depth):
+        parent = relative.rsplit("/", 1)[0] if "/" in relative else ""
+        siblings = parents.get(parent)
+        if siblings is None or shown >= cap:
+            more += 1
+            continue
+        shown += 1
+        node: dict[str, Any] = {"name": entry.name, "type": "file"}
+        if entry.is_dir(follow_symlinks=False):
+            node["type"] = "directory"
+            if max_depth is None or depth + 1 < max_depth:
+                node["children"] = parents[relative] = []
+        siblings.append(node)
+    return top, more
+
+
+# --- content search ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ContentQuery:
+    query: str
+    regex: bool
+    case_sensitive: bool
+    context: int
+    file_glob: str
+    exclude: Sequence[str]
+    cap: int
+
+    def compiled(self) -> re.Pattern[str]:
+        if not self.query:
+            raise ToolError("the query is empty; give the text (or regular expression) to look for")
+        if self.regex:
+            return compile_guarded(self.query, ignore_case=not self.case_sensitive)
+        flags = re.MULTILINE | (0 if self.case_sensitive else re.IGNORECASE)
+        return re.compile(re.escape(self.query), flags)
+
+
+@dataclass(slots=True)
+class ContentResult:
+    """Output lines (grep -n style), and counts for the summary."""
+
+    cap: int
+    lines: list[str] = field(default_factory=list)
+    hits: int = 0
+    more: int = 0
+    files_searched: int = 0
+    files_matched: int = 0
+    skipped_large: int = 0
+    long_lines: int = 0
+    timed_out: bool = False
+
+
+def search_contents(sandbox: Sandbox, path: str, query: ContentQuery, tick: Tick = _no_tick) -> ContentResult:
+    """grep -n: matching lines (`file:line: text`) with context lines (`file-line- text`), groups split by `--`."""
+    pattern = query.compiled()
+    glob = Glob(query.file_glob)
+    base = _base(sandbox, path)
+    result = ContentResult(query.cap)
+    deadline = time.monotonic() + CONTENT_SEARCH_SECONDS
+    for relative, entry, _level in _walk(sandbox, path, Excludes(query.exclude), tick):
+        if not entry.is_file(follow_symlinks=False) or not glob.matches(relative):
+            continue
+        if time.monotonic() > deadline:
+            result.timed_out = True
+            break
+        text = _read_text(sandbox, base / relative, result)
+        if text is None:
+            continue
+        result.files_searched += 1
+        if result.files_searched % 64 == 0:
+            tick(result.files_searched)
+        if not query.regex or _short_lines(text):
+            if pattern.search(text) is None:
+                continue
+        result.files_matched += _grep(text, pattern, query, str(base / relative), result, deadline)
+    return result
+
+
+def _read_text(sandbox: Sandbox, path: Path, result: ContentResult) -> str | None:
+    try:
+        with sandbox.open_read(path) as handle:
+            data = handle.read(MAX_FILE_FOR_CONTENT_SEARCH + 1)
+    except ToolError:
+        return None  # vanished, unreadable, or not regular any more: not a match
+    if len(data) > MAX_FILE_FOR_CONTENT_SEARCH:
+        result.skipped_large += 1
+        return None
+    if looks_binary(data[:BINARY_PROBE]):
+        return None
+    return data.decode("utf-8", errors="replace")
+
+
+def _short_lines(text: str) -> bool:
+    return len(text) <= MAX_REGEX_LINE or max(map(len, text.split("\n"))) <= MAX_REGEX_LINE
+
+
+def _grep(
+    text: str, pattern: re.Pattern[str], query: ContentQuery, shown: str, result: ContentResult, deadline: float
+) -> int:
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the newline that ends the last line does not start another
+    hits = []
+    for number, line in enumerate(lines):
+        if query.regex and len(line) > MAX_REGEX_LINE:
+            result.long_lines += 1
+            line = line[:MAX_REGEX_LINE]
+        if pattern.search(line):
+            hits.append(number)
+        if number % 512 == 511 and time.monotonic() > deadline:
+            result.timed_out = True
+            break
+    if hits:
+        _emit(lines, hits, query.context, shown, result)
+    return 1 if hits else 0
+
+
+def _emit(lines: list[str], hits: list[int], context: int, shown: str, out: ContentResult) -> None:
+    """Append hits with their context; past the cap only count them."""
+    hit_set, last = set(hits), -1
+    for number in hits:
+        if out.hits >= out.cap:
+            out.more += 1
+            continue
+        out.hits += 1
+        start, end = max(0, number - context, last + 1), min(len(lines), number + context + 1)
+        if context and out.lines and (last < 0 or start > last + 1):
+            out.lines.append("--")
+        for index in range(start, end):
+            mark = ":" if index in hit_set and index <= number else "-"
+            if index in hit_set and index > number:
+                break  # the next hit prints itself, with its own context
+            out.lines.append(f"{shown}{mark}{index + 1}{mark} {lines[index].removesuffix(chr(13))}")
+            last = index

@@ -1,0 +1,175 @@
+"""Text in files: decoding, the first or last lines of a file of any size, and exact edits with a diff.
+
+Head and tail stream from an open file and stop at a byte budget, so a 5 GB one-line file costs no more
+memory than a small one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Sequence
+from typing import IO, Final
+
+from deskmcp.shared.tools import ToolError
+
+CHUNK: Final = 64 * 1024
+BINARY_PROBE: Final = 8192
+
+
+def looks_binary(data: bytes) -> bool:
+    return b"\x00" in data[:BINARY_PROBE]
+
+
+def decode(data: bytes, shown: str) -> str:
+    """UTF-8 text (undecodable bytes replaced); binary content is refused with the tool to use instead."""
+    if looks_binary(data):
+        raise ToolError(f"{shown!r} looks like a binary file (it contains NUL bytes); use read_media_file for it")
+    return data.decode("utf-8", errors="replace")
+
+
+def _text_lines(lines: list[bytes]) -> str:
+    if any(b"\x00" in line for line in lines):
+        raise ToolError("the file looks binary (it contains NUL bytes); use read_media_file for it")
+    return "\n".join(line.removesuffix(b"\r").decode("utf-8", errors="replace") for line in lines)
+
+
+def _truncation_note(lines: int, limit: int) -> str:
+    return f"[truncated: the requested lines exceed the {limit:,}-byte read limit; showing {lines} line(s)]"
+
+
+def head(handle: IO[bytes], count: int, limit: int) -> str:
+    """The first `count` lines (without their line ends), reading at most `limit` bytes."""
+    if count <= 0:
+        return ""
+    chunks: list[bytes] = []
+    size = newlines = 0
+    while newlines < count and size < limit:
+        chunk = handle.read(min(CHUNK, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        newlines += chunk.count(b"\n")
+    lines = b"".join(chunks).split(b"\n")
+    if len(lines) > count:
+        return _text_lines(lines[:count])
+    if size < limit or not handle.read(1):
+        if lines[-1] == b"":
+            lines.pop()
+        return _text_lines(lines)
+    return _text_lines(lines) + "\n" + _truncation_note(len(lines), limit)
+
+
+def tail(handle: IO[bytes], count: int, limit: int) -> str:
+    """The last `count` lines; a newline at the very end does not start an empty last line."""
+    if count <= 0:
+        return ""
+    position = handle.seek(0, os.SEEK_END)
+    chunks: list[bytes] = []
+    size = newlines = 0
+    while position > 0 and size < limit and newlines <= count:
+        step = min(CHUNK, position, limit - size)
+        position -= step
+        handle.seek(position)
+        chunk = handle.read(step)
+        chunks.append(chunk)
+        size += len(chunk)
+        newlines += chunk.count(b"\n")
+    data = b"".join(reversed(chunks))
+    lines = data.split(b"\n")
+    if data.endswith(b"\n"):
+        lines.pop()
+    if position > 0:
+        lines = lines[1:]  # cut mid-line by where reading stopped
+    text = _text_lines(lines[-count:])
+    if position > 0 and len(lines) < count:
+        return _truncation_note(len(lines), limit) + "\n" + text
+    return text
+
+
+# --- edits ---------------------------------------------------------------------------------------------
+
+
+def _replace_lines_loosely(content: str, old: str, new: str) -> str | None:
+    """Match `old` line by line ignoring leading/trailing whitespace; re-indent `new` like the match."""
+    old_lines, lines = old.split("\n"), content.split("\n")
+    found = [
+        start
+        for start in range(len(lines) - len(old_lines) + 1)
+        if all(a.strip() == b.strip() for a, b in zip(old_lines, lines[start : start + len(old_lines)], strict=True))
+    ]
+    if len(found) != 1:
+        return None if not found else _ambiguous(len(found))
+    start = found[0]
+    indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
+    new_lines = []
+    for index, line in enumerate(new.split("\n")):
+        if index == 0:
+            new_lines.append(indent + line.lstrip())
+            continue
+        old_indent = _indent(old_lines[index]) if index < len(old_lines) else ""
+        own = _indent(line)
+        if old_indent and own:
+            new_lines.append(indent + " " * max(0, len(own) - len(old_indent)) + line.lstrip())
+        else:
+            new_lines.append(line)
+    lines[start : start + len(old_lines)] = new_lines
+    return "\n".join(lines)
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _ambiguous(count: int) -> str:
+    raise ToolError(f"oldText matches {count} places; include more surrounding lines so it matches exactly one")
+
+
+def apply_edits(content: str, edits: Sequence[tuple[str, str]]) -> str:
+    """Apply each (old, new) in turn; each `old` must match exactly one place (exactly, else line-wise loosely).
+
+    A file whose lines all end in CRLF is edited as LF and written back as CRLF, so edits written with `\\n`
+    match and the file keeps its line ends.
+    """
+    crlf = "\r\n" in content and content.count("\r\n") == content.count("\n")
+    text = content.replace("\r\n", "\n") if crlf else content
+    for number, (old, new) in enumerate(edits, 1):
+        if crlf:
+            old, new = old.replace("\r\n", "\n"), new.replace("\r\n", "\n")
+        if not old:
+            raise ToolError(f"edit {number}: oldText is empty; give the exact text to replace")
+        count = text.count(old)
+        if count == 1:
+            text = text.replace(old, new, 1)
+            continue
+        if count > 1:
+            raise ToolError(
+                f"edit {number}: oldText matches {count} places; include more surrounding lines so it matches one"
+            )
+        replaced = _replace_lines_loosely(text, old, new)
+        if replaced is None:
+            first = old.strip().split("\n", 1)[0][:120]
+            raise ToolError(
+                f"edit {number}: oldText was not found (first line: {first!r}); read the file again and copy "
+                "the text exactly. No edit was applied."
+            )
+        text = replaced
+    return text.replace("\n", "\r\n") if crlf else text
+
+
+def unified_diff(before: str, after: str, shown: str) -> str:
+    """A git-style unified diff, fenced with enough backticks that the diff cannot close the fence."""
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        fromfile=shown,
+        tofile=shown,
+        fromfiledate="original",
+        tofiledate="modified",
+    )
+    body = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+    fence = "```"
+    while fence in body:
+        fence += "`"
+    return f"{fence}diff\n{body}{fence}\n"

@@ -1,0 +1,273 @@
+"""The filesystem tools: names and arguments of `@modelcontextprotocol/server-filesystem`, plus content search.
+
+Each tool is a thin adapter over the sandbox and the domain modules (`textfiles`, `search`, `listing`).
+Additions over the reference: `search_file_contents`, `maxResults` on every listing and search (with
+"N more"), `maxDepth` on `directory_tree`, progress and cancellation on walks, size limits on reads.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import Annotated, Any, Final, Literal
+
+import anyio.from_thread
+import mcp.types as types
+from deskmcp.servers.filesystem import listing, search, textfiles
+from deskmcp.servers.filesystem.sandbox import Sandbox
+from deskmcp.shared.tools import READ_ONLY, ToolContext, ToolError, ToolSpec, tool, writes
+from pydantic import BaseModel, ConfigDict, Field
+
+PROGRESS_INTERVAL: Final = 0.25
+HARD_MAX_RESULTS: Final = 100_000
+WRITE_TOOLS: Final = frozenset({"write_file", "edit_file", "create_directory", "move_file"})
+
+FilePath = Annotated[str, Field(description="Absolute path inside an allowed directory, or relative to the first one")]
+Exclude = Annotated[
+    list[str],
+    Field(
+        description="Globs to leave out: a name or *.ext at any depth; a pattern with / is matched on the relative path"
+    ),
+]
+
+
+def _cap(default: int, what: str) -> Any:
+    return Annotated[int, Field(ge=1, le=HARD_MAX_RESULTS, description=f"Most {what} to return (default {default})")]
+
+
+MaxEntries = _cap(5000, "entries")
+MaxTreeEntries = _cap(2000, "entries")
+MaxPaths = _cap(1000, "paths")
+MaxLines = _cap(200, "matching lines")
+
+
+class Edit(BaseModel):
+    """One replacement; `oldText` must match exactly one place in the file."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    oldText: Annotated[str, Field(description="Text to search for - must match exactly")]
+    newText: Annotated[str, Field(description="Text to replace with")]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_read_bytes: int
+
+
+def media_block(path: PurePath, data: str) -> types.ContentBlock:
+    """An image or audio block, or for any other type an embedded resource (the spec has no 'blob' block)."""
+    mime = listing.media_type(path)
+    if mime.startswith("image/"):
+        return types.ImageContent(type="image", data=data, mime_type=mime)
+    if mime.startswith("audio/"):
+        return types.AudioContent(type="audio", data=data, mime_type=mime)
+    resource = types.BlobResourceContents(uri=Path(path).as_uri(), mime_type=mime, blob=data)
+    return types.EmbeddedResource(type="resource", resource=resource)
+
+
+def ticker(ctx: ToolContext, what: str) -> search.Tick:
+    """For a walk in a worker thread: stop when cancelled, report progress a few times a second."""
+    last = time.monotonic()
+
+    def tick(count: int) -> None:
+        nonlocal last
+        ctx.check_cancelled()
+        now = time.monotonic()
+        if now - last >= PROGRESS_INTERVAL:
+            last = now
+            anyio.from_thread.run(ctx.report_progress, count, None, f"{count:,} {what}")
+
+    return tick
+
+
+def build_tools(sandbox: Sandbox, limits: Limits) -> list[ToolSpec]:
+    """Every tool; the write tools are left out when the sandbox is read-only."""
+    limit = limits.max_read_bytes
+
+    def read_text(path: str, head: int | None, tail: int | None) -> str:
+        if head is not None and tail is not None:
+            raise ToolError("give head or tail, not both")
+        with sandbox.open_read(path) as handle:
+            if head is not None:
+                return textfiles.head(handle, head, limit)
+            if tail is not None:
+                return textfiles.tail(handle, tail, limit)
+            return textfiles.decode(listing.read_within(handle, path, limit), path)
+
+    @tool(annotations=READ_ONLY)
+    def read_text_file(
+        path: FilePath,
+        head: Annotated[int | None, Field(ge=0, description="If provided, returns only the first N lines")] = None,
+        tail: Annotated[int | None, Field(ge=0, description="If provided, returns only the last N lines")] = None,
+    ) -> str:
+        """Read a file as UTF-8 text. Use `head` or `tail` for the first or last N lines of a file of any size;
+        whole reads are limited in size. Only works within allowed directories."""
+        return read_text(path, head, tail)
+
+    @tool(name="read_file", annotations=READ_ONLY)
+    def read_file(
+        path: FilePath,
+        head: Annotated[int | None, Field(ge=0, description="If provided, returns only the first N lines")] = None,
+        tail: Annotated[int | None, Field(ge=0, description="If provided, returns only the last N lines")] = None,
+    ) -> str:
+        """Read the complete contents of a file as text. DEPRECATED: Use read_text_file instead."""
+        return read_text(path, head, tail)
+
+    @tool(annotations=READ_ONLY)
+    def read_media_file(path: FilePath) -> list[Any]:
+        """Read an image, audio or other binary file as a base64 content block with its MIME type
+        (image and audio as such, anything else as an embedded resource). Only works within allowed directories."""
+        data = sandbox.read_bytes(path, limit)
+        return [media_block(sandbox.resolve(path), base64.b64encode(data).decode("ascii"))]
+
+    @tool(annotations=READ_ONLY)
+    def read_multiple_files(
+        paths: Annotated[list[str], Field(min_length=1, description="Paths of the files to read")],
+    ) -> str:
+        """Read several text files at once; each is shown under its path, and a file that cannot be read shows
+        its error without stopping the others. Only works within allowed directories."""
+        return listing.read_many(sandbox, paths, limit)
+
+    @tool(annotations=writes(destructive=True, idempotent=True))
+    def write_file(path: FilePath, content: str) -> str:
+        """Create a new file or completely overwrite an existing file with new content (written atomically;
+        permissions kept). Only works within allowed directories."""
+        outcome = sandbox.write_bytes(path, content.encode("utf-8"))
+        return f"Successfully wrote to {path}" + listing.hard_link_note(outcome)
+
+    @tool(annotations=writes(destructive=True, idempotent=False))
+    def edit_file(
+        path: FilePath,
+        edits: Annotated[list[Edit], Field(description="Replacements, applied in order")],
+        dryRun: Annotated[bool, Field(description="Preview changes using git-style diff format")] = False,
+    ) -> str:
+        """Replace exact text in a file: each oldText must match exactly one place (whitespace-tolerant line
+        matching as a fallback). Returns a git-style diff; with dryRun nothing is written. Only works within
+        allowed directories."""
+        return listing.edit(sandbox, path, [(e.oldText, e.newText) for e in edits], dryRun, limit)
+
+    @tool(annotations=writes(destructive=False, idempotent=True))
+    def create_directory(path: FilePath) -> str:
+        """Create a directory, with any missing parents; succeeds if it already exists. Only works within
+        allowed directories."""
+        sandbox.make_dirs(path)
+        return f"Successfully created directory {path}"
+
+    @tool(annotations=READ_ONLY)
+    def list_directory(path: FilePath, maxResults: MaxEntries = 5000) -> str:
+        """List a directory, one entry per line with a [FILE] or [DIR] prefix. Only works within allowed
+        directories."""
+        return listing.list_plain(sandbox, path, maxResults)
+
+    @tool(annotations=READ_ONLY)
+    def list_directory_with_sizes(
+        path: FilePath,
+        sortBy: Annotated[Literal["name", "size"], Field(description="Sort entries by name or size")] = "name",
+        maxResults: MaxEntries = 5000,
+    ) -> str:
+        """List a directory with file sizes and totals, [FILE]/[DIR] prefixes. Only works within allowed
+        directories."""
+        return listing.list_sized(sandbox, path, sortBy, maxResults)
+
+    @tool(annotations=READ_ONLY)
+    def directory_tree(
+        path: FilePath,
+        excludePatterns: Exclude = [],  # noqa: B006 - pydantic copies defaults
+        maxDepth: Annotated[int | None, Field(ge=1, description="Levels to show (default: all)")] = None,
+        maxResults: MaxTreeEntries = 2000,
+        ctx: ToolContext = None,  # type: ignore[assignment]
+    ) -> str:
+        """Recursive tree of a directory as JSON: each entry has 'name', 'type' (file/directory) and, for
+        directories, 'children' (absent at the maxDepth limit). Only works within allowed directories."""
+        nodes, more = search.tree(sandbox, path, excludePatterns, maxDepth, maxResults, ticker(ctx, "entries"))
+        text = json.dumps(nodes, indent=2, ensure_ascii=False)
+        return text + (
+            f"\n... and {more:,} more entries not shown (raise maxResults or lower maxDepth)" if more else ""
+        )
+
+    @tool(annotations=writes(destructive=True, idempotent=False))
+    def move_file(source: FilePath, destination: FilePath) -> str:
+        """Move or rename a file or directory; fails if the destination exists. Both paths must be within
+        allowed directories."""
+        sandbox.move(source, destination)
+        return f"Successfully moved {source} to {destination}"
+
+    @tool(annotations=READ_ONLY)
+    def search_files(
+        path: FilePath,
+        pattern: Annotated[
+            str, Field(description="Glob on the path relative to `path`: '*.ext' at the top, '**/*.ext' at any depth")
+        ],
+        excludePatterns: Exclude = [],  # noqa: B006
+        maxResults: MaxPaths = 1000,
+        ctx: ToolContext = None,  # type: ignore[assignment]
+    ) -> str:
+        """Recursively find files and directories whose path relative to `path` matches a glob. Returns full
+        paths. Only searches within allowed directories."""
+        found = search.find_paths(sandbox, path, pattern, excludePatterns, maxResults, ticker(ctx, "entries"))
+        return listing.capped_text(found, "No matches found", "matches", "raise maxResults or narrow the pattern")
+
+    @tool(annotations=READ_ONLY)
+    def search_file_contents(
+        path: FilePath,
+        query: Annotated[str, Field(description="Text to find (or a regular expression with isRegex)")],
+        isRegex: Annotated[bool, Field(description="Treat query as a Python regular expression")] = False,
+        caseSensitive: bool = True,
+        contextLines: Annotated[int, Field(ge=0, le=20, description="Lines of context around each match")] = 0,
+        filePattern: Annotated[str, Field(description="Glob of files to search, e.g. '**/*.py'")] = "**",
+        excludePatterns: Exclude = [],  # noqa: B006
+        maxResults: MaxLines = 200,
+        ctx: ToolContext = None,  # type: ignore[assignment]
+    ) -> str:
+        """Search the contents of text files under a directory (like grep -n): `file:line: text`, context lines
+        as `file-line- text`. Binary and very large files are skipped. Only searches within allowed directories."""
+        request = search.ContentQuery(
+            query, isRegex, caseSensitive, contextLines, filePattern, excludePatterns, maxResults
+        )
+        return listing.content_text(search.search_contents(sandbox, path, request, ticker(ctx, "files")))
+
+    @tool(annotations=READ_ONLY)
+    def get_file_info(path: FilePath) -> str:
+        """Metadata of a file or directory: size, times, type, permissions. Only works within allowed
+        directories."""
+        return listing.file_info(sandbox.stat(path))
+
+    @tool(annotations=READ_ONLY)
+    def list_allowed_directories() -> str:
+        """The directories this server may access (subdirectories included)."""
+        return listing.allowed(sandbox)
+
+    every = [
+        read_text_file,
+        read_file,
+        read_media_file,
+        read_multiple_files,
+        write_file,
+        edit_file,
+        create_directory,
+        list_directory,
+        list_directory_with_sizes,
+        directory_tree,
+        move_file,
+        search_files,
+        search_file_contents,
+        get_file_info,
+        list_allowed_directories,
+    ]
+    return [spec for spec in every if not (sandbox.read_only and spec.name in WRITE_TOOLS)]
+
+
+def refuse_writes(call_tool: Callable[..., Any]) -> Callable[..., Any]:
+    """`tools/call` that answers a write tool of a read-only server with a clear error, not 'unknown tool'."""
+
+    async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:
+        if params.name in WRITE_TOOLS:
+            message = f"{params.name} is not available: this server was started with --read-only"
+            return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
+        return await call_tool(ctx, params)
+
+    return on_call_tool
