@@ -13,6 +13,7 @@ fd calls close; it is documented, not hidden. `PathOps` also runs on Linux, whic
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
@@ -216,6 +217,9 @@ class PathOps:
         actual = final_path(fd, self.platform)
         if actual is None or os.path.normcase(actual) != os.path.normcase(path):
             os.close(fd)
+            if flags & os.O_CREAT and actual is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(actual)  # created through a swapped-in link: remove what was just made, by its real name
             raise _link_error(name)
         return fd
 

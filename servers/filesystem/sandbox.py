@@ -28,7 +28,6 @@ import os
 import secrets
 import stat
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -42,8 +41,6 @@ from deskmcp.servers.filesystem.paths import (
     AccessDenied,
     Flavour,
     NotFound,
-    RootSpelling,
-    check_component,
     check_text,
     client_root_path,
     expand_home,
@@ -51,13 +48,26 @@ from deskmcp.servers.filesystem.paths import (
     normalisation_insensitive,
     spelling,
 )
+from deskmcp.servers.filesystem.walker import (
+    Located,
+    Root,
+    RootHandle,
+    Walk,
+    changed_error,
+    is_within,
+    match_root,
+    os_error,
+    outermost,
+    require_regular,
+    too_big,
+    volume_ignores_case,
+)
 from deskmcp.shared.tools import ToolError
 
 __all__ = ["AccessDenied", "Entry", "NotFound", "Sandbox", "WriteOutcome"]
 
 logger = logging.getLogger(__name__)
 
-MAX_LINK_HOPS: Final = 40
 RACE_RETRIES: Final = 3
 KEPT_MODE_BITS: Final = 0o1777  # not set-user-ID / set-group-ID: new content must not inherit privileges
 
@@ -84,54 +94,6 @@ class _Raced(Exception):
     """The entry changed kind between the walk and the use (e.g. swapped for a symlink): walk again."""
 
 
-class _RootHandle:
-    """An opened root directory; closed when the last operation holding it lets go."""
-
-    def __init__(self, ops: Any, handle: Any) -> None:
-        self.ops, self.handle = ops, handle
-
-    def __del__(self) -> None:
-        with suppress(Exception):
-            self.ops.close(self.handle)
-
-
-@dataclass(frozen=True, slots=True)
-class Root:
-    path: Path
-    handle: _RootHandle
-    spellings: tuple[RootSpelling, ...]
-    identity: tuple[int, int]
-
-
-@dataclass(slots=True)
-class _Located:
-    """Where a path leads: the directory holding it (an open handle) and its name there."""
-
-    root: Root
-    parent: Any
-    name: str | None  # None: the path is the directory `parent` itself
-    parts: tuple[str, ...]  # components below the root
-
-    @property
-    def path(self) -> Path:
-        return self.root.path.joinpath(*self.parts)
-
-
-def _volume_ignores_case(path: str) -> bool:
-    """Whether the volume holding `path` finds names regardless of case (macOS, Windows defaults)."""
-    head, tail = os.path.split(path)
-    while tail and tail.swapcase() == tail:
-        head, tail = os.path.split(head)
-    if not tail:
-        return os.name == "nt"
-    try:
-        swapped = os.stat(os.path.join(head, tail.swapcase()))
-        own = os.stat(os.path.join(head, tail))
-    except OSError:
-        return False
-    return (swapped.st_dev, swapped.st_ino) == (own.st_dev, own.st_ino)
-
-
 class Sandbox:
     """Confined file access under the allowed roots (configured, narrowed by the client's roots)."""
 
@@ -141,7 +103,7 @@ class Sandbox:
         self._flavour: Flavour = NATIVE
         self._lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
-        self._configured: tuple[Root, ...] = _outermost(tuple(self._open_configured(r) for r in roots))
+        self._configured: tuple[Root, ...] = outermost(tuple(self._open_configured(r) for r in roots))
         self._client: tuple[str, ...] | None = None
         self._effective: tuple[Root, ...] = self._configured
 
@@ -171,14 +133,14 @@ class Sandbox:
         return self._make_root(real, handle, aliases=(os.path.abspath(text),))
 
     def _make_root(self, real: str, handle: Any, aliases: Sequence[str] = ()) -> Root:
-        fold = fold_for(_volume_ignores_case(real), normalisation_insensitive())
+        fold = fold_for(volume_ignores_case(real), normalisation_insensitive())
         spellings = tuple(dict.fromkeys(spelling(p, fold, self._flavour) for p in (real, *aliases)))
-        st = self._ops.stat_dir(handle)
-        return Root(Path(real), _RootHandle(self._ops, handle), spellings, (st.st_dev, st.st_ino))
+        return Root(Path(real), RootHandle(self._ops, handle), spellings)
 
     def set_client_roots(self, uris_or_paths: Sequence[str] | None) -> tuple[Path, ...]:
         """Apply the client's roots (None: it offers none). They narrow the configured roots, never widen them."""
-        if uris_or_paths is None:
+        if not uris_or_paths:  # no roots offered, or an empty list (as many hosts send): the configured ones
+            uris_or_paths = None
             effective = self._configured
         else:
             found: list[Root] = []
@@ -187,7 +149,7 @@ class Sandbox:
                     found.extend(self._client_root(client_root_path(item)))
                 except (ToolError, ValueError, OSError) as exc:
                     logger.warning("client root %r ignored: %s", item, exc)
-            effective = _outermost(tuple(found))
+            effective = outermost(tuple(found))
         with self._lock:
             changed = [r.path for r in effective] != [r.path for r in self._effective]
             self._client = None if uris_or_paths is None else tuple(uris_or_paths)
@@ -204,7 +166,7 @@ class Sandbox:
         real = os.path.realpath(path)
         if not self._configured:
             return [self._make_root(real, self._ops.open_root(real))]
-        inner = [r for r in self._configured if _is_within(Path(real), r.path) and r.path != Path(real)]
+        inner = [r for r in self._configured if is_within(Path(real), r.path) and r.path != Path(real)]
         if inner:  # the client root contains configured roots: those are the intersection
             return inner
         with self._locate(path, roots=self._configured) as where:
@@ -214,7 +176,7 @@ class Sandbox:
                 try:
                     handle = self._ops.open_dir(where.parent, where.name)
                 except OSError as exc:
-                    raise _os_error(exc, path, "open") from None
+                    raise os_error(exc, path, "open") from None
             return [self._make_root(str(where.path), handle)]
 
     def describe_roots(self) -> str:
@@ -245,7 +207,7 @@ class Sandbox:
         anchor, parts = self._flavour.split(text)
         if not anchor:
             return roots[0], parts
-        matched = _match_root(roots, anchor, parts, self._flavour)
+        matched = match_root(roots, anchor, parts, self._flavour)
         if matched is None:
             allowed = ", ".join(str(r.path) for r in roots)
             msg = f"{path!r} is outside the allowed directories ({allowed}); use a path inside one of them"
@@ -261,13 +223,13 @@ class Sandbox:
         must_exist: bool = True,
         create_dirs: bool = False,
         roots: tuple[Root, ...] | None = None,
-    ) -> Iterator[_Located]:
+    ) -> Iterator[Located]:
         roots = self._effective if roots is None else roots
         if not roots:
             raise self._no_roots()
         shown = os.fspath(path) if isinstance(path, Path) else path
         root, parts = self._split(shown, roots)
-        walker = _Walk(self, roots, root, shown, create_dirs)
+        walker = Walk(self._ops, self._flavour, roots, root, shown, create_dirs=create_dirs)
         try:
             yield walker.run(parts, follow=follow, must_exist=must_exist)
         finally:
@@ -289,7 +251,7 @@ class Sandbox:
                 st = self._lstat(where, path)
                 if not dirops.is_link(st):
                     return st
-        raise _changed(path)
+        raise changed_error(path)
 
     def list_dir(self, path: str | Path, *, stat_entries: bool = True) -> list[Entry]:
         """The entries of a directory, sorted by name; never follows a symlink out of the roots.
@@ -300,7 +262,7 @@ class Sandbox:
             entries = self._ops.scandir(handle)
             return sorted((self._entry(where, e, stat_entries) for e in entries), key=lambda e: e.name)
 
-    def _entry(self, where: _Located, entry: os.DirEntry[str], stat_entries: bool) -> Entry:
+    def _entry(self, where: Located, entry: os.DirEntry[str], stat_entries: bool) -> Entry:
         try:
             if not stat_entries and not entry.is_symlink():
                 return Entry(
@@ -318,18 +280,18 @@ class Sandbox:
         return Entry(entry.name, stat.S_ISDIR(st.st_mode), stat.S_ISREG(st.st_mode), st.st_size, st.st_mtime)
 
     def _stat_parts(self, root: Root, parts: Sequence[str]) -> os.stat_result:
-        walker = _Walk(self, self._effective, root, "/".join(parts), False)
+        walker = Walk(self._ops, self._flavour, self._effective, root, "/".join(parts))
         try:
             where = walker.run(list(parts), follow=True, must_exist=True)
             st = self._ops.stat_dir(where.parent) if where.name is None else self._lstat(where, "")
         finally:
             walker.close()
         if dirops.is_link(st):
-            raise _changed("/".join(parts))
+            raise changed_error("/".join(parts))
         return st
 
     @contextmanager
-    def _open_dir(self, path: str | Path) -> Iterator[tuple[_Located, Any]]:
+    def _open_dir(self, path: str | Path) -> Iterator[tuple[Located, Any]]:
         with self._locate(path) as where:
             if where.name is None:
                 yield where, where.parent
@@ -337,9 +299,9 @@ class Sandbox:
             try:
                 handle = self._ops.open_dir(where.parent, where.name)
             except OSError as exc:
-                raise _os_error(exc, path, "list") from None
+                raise os_error(exc, path, "list") from None
             try:
-                yield _Located(where.root, handle, None, where.parts), handle
+                yield Located(where.root, handle, None, where.parts), handle
             finally:
                 self._ops.close(handle)
 
@@ -353,38 +315,38 @@ class Sandbox:
                     return os.fdopen(self._open_regular(where, path), "rb")
                 except _Raced:
                     continue
-        raise _changed(path)
+        raise changed_error(path)
 
     def read_bytes(self, path: str | Path, limit: int) -> bytes:
         """The whole content of a regular file, refused if larger than `limit` bytes."""
         with self.open_read(path) as handle:
             size = os.fstat(handle.fileno()).st_size
             if size > limit:
-                raise _too_big(path, size, limit)
+                raise too_big(path, size, limit)
             data = handle.read(limit + 1)
         if len(data) > limit:
-            raise _too_big(path, len(data), limit)
+            raise too_big(path, len(data), limit)
         return data
 
-    def _lstat(self, where: _Located, path: str | Path) -> os.stat_result:
+    def _lstat(self, where: Located, path: str | Path) -> os.stat_result:
         try:
             return self._ops.lstat(where.parent, where.name)
         except OSError as exc:
-            raise _os_error(exc, path, "stat") from None
+            raise os_error(exc, path, "stat") from None
 
-    def _open_regular(self, where: _Located, path: str | Path) -> int:
+    def _open_regular(self, where: Located, path: str | Path) -> int:
         st = self._lstat(where, path)
         if dirops.is_link(st):
             raise _Raced
-        _require_regular(st, path)
+        require_regular(st, path)
         try:
             fd = self._ops.open_file(where.parent, where.name, os.O_RDONLY | dirops.O_NONBLOCK)
         except OSError as exc:
             if exc.errno in dirops.LINK_ERRNOS:
                 raise _Raced from None
-            raise _os_error(exc, path, "open") from None
+            raise os_error(exc, path, "open") from None
         try:
-            _require_regular(os.fstat(fd), path)
+            require_regular(os.fstat(fd), path)
         except BaseException:
             os.close(fd)
             raise
@@ -426,9 +388,12 @@ class Sandbox:
                     try:
                         child = ops.open_dir(handle, entry.name)
                     except OSError:
-                        continue  # vanished, or swapped for a link since the listing: not entered
+                        continue  # vanished, unreadable, or swapped for a link since the listing: not entered
                     opened.append(child)
-                    listing = iter(sorted(ops.scandir(child), key=_by_name))
+                    try:
+                        listing = iter(sorted(ops.scandir(child), key=_by_name))
+                    except OSError:
+                        listing = iter(())
                     stack.append((child, relative + "/", depth + 1, listing))
             finally:
                 for handle in opened:
@@ -455,20 +420,20 @@ class Sandbox:
                     return self._replace(where, path, data, expected)
                 except _Raced:
                     continue
-        raise _changed(path)
+        raise changed_error(path)
 
-    def _replace(self, where: _Located, path: str | Path, data: bytes, expected: os.stat_result | None) -> WriteOutcome:
+    def _replace(self, where: Located, path: str | Path, data: bytes, expected: os.stat_result | None) -> WriteOutcome:
         ops = self._ops
         try:
             old = ops.lstat(where.parent, where.name)
         except FileNotFoundError:
             old = None
         except OSError as exc:
-            raise _os_error(exc, path, "write") from None
+            raise os_error(exc, path, "write") from None
         if old is not None:
             if dirops.is_link(old):
                 raise _Raced
-            _require_regular(old, path)
+            require_regular(old, path)
         if expected is not None and (old is None or _version(old) != _version(expected)):
             msg = f"{path!r} changed on disk since it was read; nothing was written. Read it again and retry"
             raise ToolError(msg)
@@ -480,21 +445,21 @@ class Sandbox:
             msg = f"{path!r} was created by something else while it was being written; it was left untouched"
             raise ToolError(msg) from None
         except OSError as exc:
-            raise _os_error(exc, path, "write") from None
+            raise os_error(exc, path, "write") from None
         finally:
             with suppress(OSError):
                 ops.unlink(where.parent, temp)
         links = old.st_nlink - 1 if old is not None else 0
         return WriteOutcome(created=old is None, hard_links=max(links, 0), path=where.path)
 
-    def _write_temp(self, where: _Located, data: bytes, mode: int | None) -> str:
+    def _write_temp(self, where: Located, data: bytes, mode: int | None) -> str:
         """A fully written, fsynced temp file beside the target (exclusive create, never a link)."""
         name = f".{where.name[:200]}.{secrets.token_hex(4)}.deskmcp-tmp"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         try:
             fd = self._ops.open_file(where.parent, name, flags, 0o666 if mode is None else 0o600)
         except OSError as exc:
-            raise _os_error(exc, where.path, "write") from None
+            raise os_error(exc, where.path, "write") from None
         try:
             with os.fdopen(fd, "wb", closefd=False) as handle:
                 handle.write(data)
@@ -519,13 +484,13 @@ class Sandbox:
                 except FileExistsError:
                     pass
                 except OSError as exc:
-                    raise _os_error(exc, path, "create") from None
+                    raise os_error(exc, path, "create") from None
                 try:
                     self._ops.close(self._ops.open_dir(where.parent, where.name))
                 except OSError as exc:
                     if exc.errno in dirops.LINK_ERRNOS | {errno.ENOTDIR}:
                         raise ToolError(f"{path!r} exists and is not a directory") from None
-                    raise _os_error(exc, path, "create") from None
+                    raise os_error(exc, path, "create") from None
             return where.path
 
     def move(self, source: str | Path, destination: str | Path) -> tuple[Path, Path]:
@@ -548,171 +513,11 @@ class Sandbox:
                 if exc.errno == errno.EXDEV:
                     msg = f"{source!r} and {destination!r} are on different file systems; nothing was moved"
                     raise ToolError(msg) from None
-                raise _os_error(exc, destination, "move") from None
+                raise os_error(exc, destination, "move") from None
             return src.path, dst.path
 
 
-class _Walk:
-    """One walk of a path's components from a root handle; holds the directory handles it opened."""
-
-    def __init__(self, box: Sandbox, roots: tuple[Root, ...], root: Root, shown: str, create_dirs: bool) -> None:
-        self.box, self.ops, self.roots, self.root = box, box._ops, roots, root
-        self.shown, self.create_dirs = shown, create_dirs
-        self.handles: list[Any] = [self.ops.dup(root.handle.handle)]
-        self.names: list[str] = []
-        self.through_link: str | None = None  # the last symlink followed, for messages
-
-    def close(self) -> None:
-        while self.handles:
-            with suppress(OSError):
-                self.ops.close(self.handles.pop())
-
-    def run(self, parts: list[str], *, follow: bool, must_exist: bool) -> _Located:
-        pending, hops, via_link = deque(parts), 0, False
-        while pending:
-            name = pending.popleft()
-            if name in ("", "."):
-                continue
-            if name == "..":
-                self._up()
-                continue
-            check_component(name, self.shown, self.box._flavour)
-            if not pending:
-                target = self._leaf(name, follow=follow, must_exist=must_exist, via_link=via_link)
-                if target is None:
-                    return _Located(self.root, self.handles[-1], name, (*self.names, name))
-                name, link = target
-            else:
-                link = self._enter(name)
-                if link is None:
-                    via_link = False
-                    continue
-            hops += 1
-            if hops > MAX_LINK_HOPS:
-                raise ToolError(f"{self.shown!r}: too many levels of symbolic links")
-            pending.extendleft(reversed(self._splice(name, link)))
-            via_link = True
-        return _Located(self.root, self.handles[-1], None, tuple(self.names))
-
-    def _up(self) -> None:
-        if not self.names:
-            if self.through_link is not None:
-                raise self._link_outside(self.through_link)
-            msg = f"{self.shown!r} leads above the allowed directory {self.root.path}; use a path inside it"
-            raise AccessDenied(msg)
-        self.ops.close(self.handles.pop())
-        self.names.pop()
-
-    def _leaf(self, name: str, *, follow: bool, must_exist: bool, via_link: bool) -> tuple[str, str] | None:
-        """None when `name` is the target; (name, link text) when it is a symlink to follow."""
-        try:
-            st = self.ops.lstat(self.handles[-1], name)
-        except FileNotFoundError:
-            if via_link:
-                msg = f"{self.shown!r} is a symbolic link whose target does not exist; dangling links are refused"
-                raise AccessDenied(msg) from None
-            if must_exist:
-                raise NotFound(self._missing(name)) from None
-            return None
-        except OSError as exc:
-            raise _os_error(exc, self.shown, "open") from None
-        if follow and dirops.is_link(st):
-            return name, self._readlink(name)
-        return None
-
-    def _enter(self, name: str) -> str | None:
-        """Open directory `name` onto the stack; its link text instead when it is a symlink."""
-        try:
-            handle = self.ops.open_dir(self.handles[-1], name)
-        except FileNotFoundError:
-            if not self.create_dirs:
-                raise NotFound(self._missing(name)) from None
-            with suppress(FileExistsError):
-                self.ops.mkdir(self.handles[-1], name)
-            return self._enter_created(name)
-        except OSError as exc:
-            if exc.errno not in dirops.LINK_ERRNOS:
-                raise _os_error(exc, self.shown, "open") from None
-            try:
-                st = self.ops.lstat(self.handles[-1], name)
-            except OSError:
-                raise _changed(self.shown) from None
-            if not dirops.is_link(st):
-                raise ToolError(f"{self.shown!r}: {name!r} is not a directory") from None
-            return self._readlink(name)
-        self.handles.append(handle)
-        self.names.append(name)
-        return None
-
-    def _enter_created(self, name: str) -> None:
-        try:
-            handle = self.ops.open_dir(self.handles[-1], name)
-        except OSError:
-            raise _changed(self.shown) from None
-        self.handles.append(handle)
-        self.names.append(name)
-
-    def _readlink(self, name: str) -> str:
-        try:
-            return self.ops.readlink(self.handles[-1], name)
-        except OSError:
-            raise _changed(self.shown) from None
-
-    def _splice(self, name: str, link: str) -> list[str]:
-        """The components to walk instead of the link `name`; an absolute target restarts at its root."""
-        flavour = self.box._flavour
-        self.through_link = name
-        anchor, parts = flavour.split(link)
-        if not anchor:
-            return parts
-        matched = _match_root(self.roots, anchor, parts, flavour)
-        if matched is None:
-            msg = (
-                f"{self.shown!r} goes through the symbolic link {name!r}, which points outside the allowed directories"
-            )
-            raise AccessDenied(msg)
-        root, rest = matched
-        self.close()
-        self.root = root
-        self.handles, self.names = [self.ops.dup(root.handle.handle)], []
-        return rest
-
-    def _link_outside(self, name: str) -> AccessDenied:
-        msg = f"{self.shown!r} goes through the symbolic link {name!r}, which points outside the allowed directories"
-        return AccessDenied(msg)
-
-    def _missing(self, name: str) -> str:
-        where = self.root.path.joinpath(*self.names)
-        return f"{self.shown!r} does not exist (no {name!r} in {where})"
-
-
 # --- helpers --------------------------------------------------------------------------------------------
-
-
-def _match_root(
-    roots: Sequence[Root], anchor: str, parts: list[str], flavour: Flavour
-) -> tuple[Root, list[str]] | None:
-    for root in roots:
-        for spelled in root.spellings:
-            rest = spelled.remainder(anchor, parts, flavour)
-            if rest is not None:
-                return root, rest
-    return None
-
-
-def _is_within(outer: Path, inner: Path) -> bool:
-    return inner == outer or outer in inner.parents
-
-
-def _outermost(roots: tuple[Root, ...]) -> tuple[Root, ...]:
-    """Drop roots inside other roots (and duplicates): each place has exactly one root to walk from."""
-    kept: list[Root] = []
-    for root in roots:
-        if any(_is_within(other.path, root.path) for other in kept):
-            continue
-        kept = [other for other in kept if not _is_within(root.path, other.path)]
-        kept.append(root)
-    return tuple(kept)
 
 
 def _version(st: os.stat_result) -> tuple[int, ...]:
@@ -728,53 +533,3 @@ def _is_plain_dir(entry: os.DirEntry[str]) -> bool:
         return entry.is_dir(follow_symlinks=False)
     except OSError:
         return False
-
-
-def _kind(st: os.stat_result) -> str:
-    mode = st.st_mode
-    for test, name in (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISLNK, "a symbolic link"),
-    ):
-        if test(mode):
-            return name
-    return "not a regular file"
-
-
-def _require_regular(st: os.stat_result, path: str | Path) -> None:
-    if not stat.S_ISREG(st.st_mode):
-        raise ToolError(f"{os.fspath(path)!r} is {_kind(st)}; only regular files can be read or written")
-
-
-def _too_big(path: str | Path, size: int, limit: int) -> ToolError:
-    return ToolError(
-        f"{os.fspath(path)!r} is {size:,} bytes, over the {limit:,}-byte limit; "
-        "read part of it (head/tail) or raise the limit in the server settings"
-    )
-
-
-def _changed(path: str | Path) -> ToolError:
-    return ToolError(f"{os.fspath(path)!r} changed while it was being accessed (a component was replaced); try again")
-
-
-def _os_error(exc: OSError, path: str | Path, action: str) -> ToolError:
-    shown = os.fspath(path)
-    if exc.errno == errno.ENOENT:
-        return NotFound(f"{shown!r} does not exist")
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return ToolError(f"permission denied: cannot {action} {shown!r}")
-    if exc.errno == errno.ENOTDIR:
-        return ToolError(f"{shown!r}: a component of the path is not a directory")
-    if exc.errno == errno.EISDIR:
-        return ToolError(f"{shown!r} is a directory")
-    if exc.errno == errno.ENAMETOOLONG:
-        return AccessDenied(f"{shown!r}: the path or a name in it is too long")
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return ToolError(f"cannot {action} {shown!r}: no space left on the device")
-    if exc.errno == errno.EROFS:
-        return ToolError(f"cannot {action} {shown!r}: the file system is read-only")
-    return ToolError(f"cannot {action} {shown!r}: {exc.strerror or exc}")
