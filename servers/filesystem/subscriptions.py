@@ -46,6 +46,7 @@ from watchfiles import Change
 logger = logging.getLogger(__name__)
 
 LIST_CHANGED_DELAY: Final = 0.2  # seconds: a burst of creations becomes one list_changed
+UPDATE_INTERVAL: Final = 0.25  # seconds: a file written continuously is announced at most this often, then once more
 MAX_SUBSCRIPTIONS: Final = 10_000
 LIMIT_HINT: Final = "raise DESKMCP_FILESYSTEM_WATCH_LIMIT (and, on Linux, sysctl fs.inotify.max_user_watches)"
 
@@ -80,6 +81,8 @@ class LiveHub:
         self._tree_ready = False
         self._lock = anyio.Lock()
         self._list_due = anyio.Event()
+        self._last_update: dict[str, float] = {}  # uri -> when it was last announced
+        self._trailing: set[str] = set()  # URIs with an announcement scheduled
         self._inbox: anyio.abc.ObjectSendStream[tuple[str, Any]] | None = None
         self._group: anyio.abc.TaskGroup | None = None
         self._token: anyio.lowlevel.EventLoopToken | None = None
@@ -209,6 +212,8 @@ class LiveHub:
         """Watch the folders of the subscribed files (call with the lock held)."""
         keys = self._subscribed()
         self._paths = {key: path for key, path in self._paths.items() if key in keys}
+        announced = {uri for uris in keys.values() for uri in uris}
+        self._last_update = {uri: at for uri, at in self._last_update.items() if uri in announced}
         self._ancestors = {}
         for key, path in self._paths.items():
             for folder in path.parents:
@@ -330,7 +335,23 @@ class LiveHub:
                 await self._replan_files()
         for key in sorted(changed):
             for uri in sorted(keyed.get(key, ())):
-                await self._send_updated(uri)
+                await self._announce(uri)
+
+    async def _announce(self, uri: str) -> None:
+        """Send `updated` now, or (within UPDATE_INTERVAL of the last one) once when the interval ends."""
+        wait = self._last_update.get(uri, -math.inf) + UPDATE_INTERVAL - anyio.current_time()
+        if wait <= 0:
+            self._last_update[uri] = anyio.current_time()
+            await self._send_updated(uri)
+        elif uri not in self._trailing and self._group is not None:
+            self._trailing.add(uri)
+            self._group.start_soon(self._announce_later, uri, wait)
+
+    async def _announce_later(self, uri: str, wait: float) -> None:
+        await anyio.sleep(wait)
+        self._trailing.discard(uri)
+        self._last_update[uri] = anyio.current_time()
+        await self._send_updated(uri)
 
     async def _send_updated(self, uri: str) -> None:
         legacy = self._legacy.get(uri)
