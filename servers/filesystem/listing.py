@@ -110,7 +110,7 @@ def list_plain(sandbox: Sandbox, path: str, cap: int) -> str:
 
 def list_sized(sandbox: Sandbox, path: str, sort_by: str, cap: int) -> str:
     entries = sandbox.list_dir(path)
-    ordered = sorted(entries, key=lambda e: -e.size) if sort_by == "size" else entries
+    ordered = sorted(entries, key=lambda e: 0 if e.is_dir else -e.size) if sort_by == "size" else entries
     lines = [
         f"[DIR] {e.name:<30} " if e.is_dir else f"[FILE] {e.name:<30} {format_size(e.size):>10}" for e in ordered[:cap]
     ]

@@ -235,6 +235,15 @@ class Sandbox:
         finally:
             walker.close()
 
+    @contextmanager
+    def _locate_parent(self, path: str | Path) -> Iterator[Located]:
+        """Where a file is to be written: its directory must exist (the message says how to make it)."""
+        try:
+            with self._locate(path, must_exist=False) as where:
+                yield where
+        except NotFound as exc:
+            raise NotFound(f"{exc}; create the directory first with create_directory") from None
+
     # --- reading --------------------------------------------------------------------------------------
 
     def resolve(self, path: str | Path) -> Path:
@@ -413,7 +422,7 @@ class Sandbox:
         """
         self.check_writable(path)
         for _ in range(RACE_RETRIES):
-            with self._locate(path, must_exist=False) as where:
+            with self._locate_parent(path) as where:
                 if where.name is None:
                     raise ToolError(f"{path!r} is a directory; give a file path inside it")
                 try:

@@ -102,20 +102,21 @@ def _replace_lines_loosely(content: str, old: str, new: str) -> str | None:
     if len(found) != 1:
         return None if not found else _ambiguous(len(found))
     start = found[0]
-    indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
-    new_lines = []
-    for index, line in enumerate(new.split("\n")):
-        if index == 0:
-            new_lines.append(indent + line.lstrip())
-            continue
-        old_indent = _indent(old_lines[index]) if index < len(old_lines) else ""
-        own = _indent(line)
-        if old_indent and own:
-            new_lines.append(indent + " " * max(0, len(own) - len(old_indent)) + line.lstrip())
-        else:
-            new_lines.append(line)
+    matched = lines[start : start + len(old_lines)]
+    new_lines = [_reindent(line, old_lines, matched, index) for index, line in enumerate(new.split("\n"))]
     lines[start : start + len(old_lines)] = new_lines
     return "\n".join(lines)
+
+
+def _reindent(line: str, old_lines: list[str], matched: list[str], index: int) -> str:
+    """`line` of newText, indented as the file indents the line it corresponds to (relative indents kept)."""
+    if not line.strip():
+        return line
+    corresponding = min(index, len(old_lines) - 1)
+    file_indent, old_indent, own = _indent(matched[corresponding]), _indent(old_lines[corresponding]), _indent(line)
+    extra = len(own) - len(old_indent)
+    prefix = file_indent + own[len(old_indent) :] if extra >= 0 else file_indent[: max(0, len(file_indent) + extra)]
+    return prefix + line.lstrip()
 
 
 def _indent(line: str) -> str:

@@ -69,13 +69,22 @@ def media_block(path: PurePath, data: str) -> types.ContentBlock:
     return types.EmbeddedResource(type="resource", resource=resource)
 
 
+class Cancelled(Exception):
+    """The client cancelled the request: the walk stops (nobody waits for its result any more)."""
+
+
 def ticker(ctx: ToolContext, what: str) -> search.Tick:
-    """For a walk in a worker thread: stop when cancelled, report progress a few times a second."""
+    """For a walk in a worker thread: stop when cancelled, report progress a few times a second.
+
+    The flag is read directly: `ToolContext.check_cancelled()` asks anyio for its cancellation exception
+    class, which needs a running event loop that a worker thread does not have.
+    """
     last = time.monotonic()
 
     def tick(count: int) -> None:
         nonlocal last
-        ctx.check_cancelled()
+        if ctx.cancelled.is_set():
+            raise Cancelled
         now = time.monotonic()
         if now - last >= PROGRESS_INTERVAL:
             last = now

@@ -1,0 +1,376 @@
+"""The filesystem tools in process: through the tool registry (argument validation included) and their domain
+modules (globs, regex guard, head/tail, edits). The protocol is in test_fs_protocol.py."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import pytest
+from deskmcp.servers.filesystem import search, textfiles
+from deskmcp.servers.filesystem.globs import Excludes, Glob
+from deskmcp.servers.filesystem.regexguard import compile_guarded
+from deskmcp.servers.filesystem.sandbox import Sandbox
+from deskmcp.servers.filesystem.tools import WRITE_TOOLS, Cancelled, Limits, build_tools, refuse_writes, ticker
+from deskmcp.shared.tools import ToolContext, ToolError, ToolRegistry
+
+LIMIT = 64 * 1024
+
+
+class Tools:
+    """Call tools the way `tools/call` does: validated arguments, errors as isError results."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.registry = ToolRegistry(build_tools(sandbox, Limits(max_read_bytes=LIMIT)))
+        self.progress: list[tuple[float, Any, Any]] = []
+
+        async def report_progress(progress: float, total: Any = None, message: Any = None) -> None:
+            self.progress.append((progress, total, message))
+
+        self.request = SimpleNamespace(session=SimpleNamespace(report_progress=report_progress))
+
+    def result(self, name: str, **arguments: Any) -> Any:
+        spec = self.registry.tools[name]
+        context = ToolContext(self.request)  # type: ignore[arg-type]
+        return anyio.run(self.registry.call, spec, arguments, context)
+
+    def text(self, name: str, **arguments: Any) -> str:
+        result = self.result(name, **arguments)
+        assert not result.is_error, result.content[0].text
+        return result.content[0].text
+
+    def error(self, name: str, **arguments: Any) -> str:
+        result = self.result(name, **arguments)
+        assert result.is_error, result.content[0].text
+        return result.content[0].text
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    (root / "src" / "pkg").mkdir(parents=True)
+    (root / "docs").mkdir()
+    (root / "node_modules" / "dep").mkdir(parents=True)
+    (root / "README.md").write_text("# Title\nhello world\n")
+    (root / "src" / "main.py").write_text("import os\n\ndef main():\n    return 1\n")
+    (root / "src" / "pkg" / "util.py").write_text("def helper():\n    return 'Hello'\n")
+    (root / "docs" / "guide.md").write_text("Guide\n")
+    (root / "node_modules" / "dep" / "index.js").write_text("hello from a dependency\n")
+    return root
+
+
+@pytest.fixture
+def tools(root: Path) -> Tools:
+    return Tools(Sandbox([root]))
+
+
+# --- reading -----------------------------------------------------------------------------------------
+
+
+def test_read_text_file_whole_head_tail_and_alias(tools: Tools, root: Path) -> None:
+    assert tools.text("read_text_file", path=str(root / "src" / "main.py")).startswith("import os\n")
+    assert tools.text("read_text_file", path="src/main.py", head=2) == "import os\n"
+    assert tools.text("read_text_file", path="src/main.py", tail=1) == "    return 1"  # not "" (reference bug)
+    assert tools.text("read_file", path="src/main.py", head=1) == "import os"
+    assert "head or tail, not both" in tools.error("read_text_file", path="src/main.py", head=1, tail=1)
+
+
+def test_huge_files_are_refused_whole_but_stream_head_and_tail(tools: Tools, root: Path) -> None:
+    big = root / "big.log"
+    with big.open("w") as handle:
+        for number in range(20_000):
+            handle.write(f"line {number}\n")
+    message = tools.error("read_text_file", path="big.log")
+    assert "over the 65,536-byte read limit" in message and "head or tail" in message
+    assert tools.text("read_text_file", path="big.log", head=2) == "line 0\nline 1"
+    assert tools.text("read_text_file", path="big.log", tail=2) == "line 19998\nline 19999"
+    (root / "one_line.txt").write_bytes(b"x" * (LIMIT * 3))
+    assert "[truncated" in tools.text("read_text_file", path="one_line.txt", head=1)
+
+
+def test_binary_files_point_to_read_media_file(tools: Tools, root: Path) -> None:
+    (root / "blob.bin").write_bytes(b"\x00\x01\x02binary")
+    assert "read_media_file" in tools.error("read_text_file", path="blob.bin")
+
+
+def test_read_media_file_blocks(tools: Tools, root: Path) -> None:
+    (root / "pic.png").write_bytes(b"\x89PNG\r\n")
+    (root / "tune.mp3").write_bytes(b"ID3")
+    (root / "doc.pdf").write_bytes(b"%PDF")
+    image = tools.result("read_media_file", path="pic.png").content[0]
+    assert (image.type, image.mime_type, base64.b64decode(image.data)) == ("image", "image/png", b"\x89PNG\r\n")
+    assert tools.result("read_media_file", path="tune.mp3").content[0].type == "audio"
+    embedded = tools.result("read_media_file", path="doc.pdf").content[0]
+    assert embedded.type == "resource" and embedded.resource.uri == (root / "doc.pdf").as_uri()
+    assert embedded.resource.mime_type == "application/pdf"
+
+
+def test_read_multiple_files_reports_each_error_inline(tools: Tools, root: Path) -> None:
+    text = tools.text("read_multiple_files", paths=["README.md", "missing.txt", "/etc/passwd"])
+    parts = text.split("\n---\n")
+    assert parts[0] == "README.md:\n# Title\nhello world\n\n"
+    assert parts[1].startswith("missing.txt: Error - ") and "does not exist" in parts[1]
+    assert "outside the allowed directories" in parts[2]
+    assert "paths" in tools.error("read_multiple_files", paths=[])
+
+
+# --- writing ------------------------------------------------------------------------------------------
+
+
+def test_write_file_creates_and_replaces(tools: Tools, root: Path) -> None:
+    assert (
+        tools.text("write_file", path="src/../notes.txt", content="été\n") == "Successfully wrote to src/../notes.txt"
+    )
+    assert (root / "notes.txt").read_text(encoding="utf-8") == "été\n"
+    assert "create_directory" in tools.error("write_file", path="nodir/x.txt", content="x")
+    assert "is a directory" in tools.error("write_file", path="src", content="x")
+
+
+def test_write_file_through_a_hard_link_says_what_happened(tools: Tools, root: Path, tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere.txt"
+    other.write_text("old")
+    os.link(other, root / "linked.txt")
+    assert "other hard link" in tools.text("write_file", path="linked.txt", content="new")
+    assert other.read_text() == "old"
+
+
+def test_edit_file_diff_dry_run_and_all_or_nothing(tools: Tools, root: Path) -> None:
+    main = root / "src" / "main.py"
+    before = main.read_text()
+    preview = tools.text(
+        "edit_file", path="src/main.py", edits=[{"oldText": "return 1", "newText": "return 2"}], dryRun=True
+    )
+    assert preview.startswith("```diff\n--- src/main.py\toriginal\n+++ src/main.py\tmodified\n")
+    assert "-    return 1\n+    return 2\n" in preview
+    assert main.read_text() == before
+    failing = [{"oldText": "import os", "newText": "import sys"}, {"oldText": "not there", "newText": "x"}]
+    assert "edit 2: oldText was not found" in tools.error("edit_file", path="src/main.py", edits=failing)
+    assert main.read_text() == before  # the first edit was not applied either
+    tools.text("edit_file", path="src/main.py", edits=[{"oldText": "return 1", "newText": "return 2"}])
+    assert main.read_text() == before.replace("return 1", "return 2")
+
+
+def test_edit_file_refuses_ambiguous_and_keeps_line_ends(tools: Tools, root: Path) -> None:
+    (root / "dup.txt").write_text("x = 1\nx = 1\n")
+    assert "matches 2 places" in tools.error("edit_file", path="dup.txt", edits=[{"oldText": "x = 1", "newText": "y"}])
+    (root / "win.txt").write_bytes(b"one\r\ntwo\r\n")
+    tools.text("edit_file", path="win.txt", edits=[{"oldText": "one\ntwo", "newText": "1\n2"}])
+    assert (root / "win.txt").read_bytes() == b"1\r\n2\r\n"
+    (root / "latin1.txt").write_bytes("café".encode("latin-1"))
+    assert "not UTF-8" in tools.error("edit_file", path="latin1.txt", edits=[{"oldText": "caf", "newText": "x"}])
+
+
+def test_edit_file_whitespace_tolerant_fallback_reindents(tools: Tools, root: Path) -> None:
+    edits = [{"oldText": "def helper():\n  return 'Hello'", "newText": "def helper():\n  return 'Bye'"}]
+    tools.text("edit_file", path="src/pkg/util.py", edits=edits)
+    assert (root / "src" / "pkg" / "util.py").read_text() == "def helper():\n    return 'Bye'\n"
+
+
+def test_edit_arguments_are_validated_strictly(tools: Tools) -> None:
+    message = tools.error("edit_file", path="README.md", edits=[{"old": "a", "new": "b"}])
+    assert "edits.0.oldText" in message and "edits.0.old: unknown argument" in message
+    assert "dryrun: unknown argument" in tools.error("edit_file", path="README.md", edits=[], dryrun=True)
+
+
+def test_create_directory_and_move_file(tools: Tools, root: Path) -> None:
+    assert tools.text("create_directory", path="a/b/c") == "Successfully created directory a/b/c"
+    assert tools.text("move_file", source="README.md", destination="a/b/c/README.md").startswith("Successfully moved")
+    assert (root / "a" / "b" / "c" / "README.md").exists()
+    assert "already exists" in tools.error("move_file", source="docs/guide.md", destination="a/b/c/README.md")
+
+
+def test_read_only_has_no_write_tools_and_refuses_them(root: Path) -> None:
+    registry = ToolRegistry(build_tools(Sandbox([root], read_only=True), Limits(LIMIT)))
+    assert not WRITE_TOOLS & set(registry.tools)
+
+    async def call() -> Any:
+        params = SimpleNamespace(name="write_file", arguments={"path": "x", "content": "y"})
+        return await refuse_writes(registry.on_call_tool)(None, params)
+
+    result = anyio.run(call)
+    assert result.is_error and "--read-only" in result.content[0].text
+
+
+# --- listing -----------------------------------------------------------------------------------------
+
+
+def test_list_directory_and_caps(tools: Tools, root: Path) -> None:
+    assert tools.text("list_directory", path=".") == ("[FILE] README.md\n[DIR] docs\n[DIR] node_modules\n[DIR] src")
+    capped = tools.text("list_directory", path=".", maxResults=2)
+    assert capped.endswith("... and 2 more entries not shown (raise maxResults)")
+    assert "greater than or equal to 1" in tools.error("list_directory", path=".", maxResults=0)
+
+
+def test_list_directory_with_sizes(tools: Tools, root: Path) -> None:
+    (root / "big.bin").write_bytes(b"x" * 3000)
+    text = tools.text("list_directory_with_sizes", path=".", sortBy="size")
+    assert text.splitlines()[0] == "[FILE] big.bin" + " " * 24 + "   2.93 KB"
+    assert text.endswith("Total: 2 files, 3 directories\nCombined size: 2.95 KB")
+    assert "sortBy" in tools.error("list_directory_with_sizes", path=".", sortBy="date")
+
+
+def test_directory_tree_depth_excludes_and_cap(tools: Tools) -> None:
+    tree = json.loads(tools.text("directory_tree", path=".", excludePatterns=["node_modules"]))
+    assert [n["name"] for n in tree] == ["README.md", "docs", "src"]
+    src = tree[2]
+    assert src["children"][0] == {"name": "main.py", "type": "file"}
+    shallow = json.loads(tools.text("directory_tree", path=".", maxDepth=1))
+    assert all("children" not in node for node in shallow)
+    capped = tools.text("directory_tree", path=".", maxResults=3)
+    assert capped.endswith("... and 7 more entries not shown (raise maxResults or lower maxDepth)")
+
+
+def test_get_file_info_and_allowed_directories(tools: Tools, root: Path) -> None:
+    info = dict(line.split(": ", 1) for line in tools.text("get_file_info", path="README.md").splitlines())
+    assert info["size"] == "20" and info["isFile"] == "true" and info["isDirectory"] == "false"
+    assert set(info) >= {"created", "modified", "accessed", "permissions"}
+    assert tools.text("list_allowed_directories") == f"Allowed directories:\n{root}"
+    nothing = Tools(Sandbox([]))
+    assert "DESKMCP_FILESYSTEM_ROOTS" in nothing.text("list_allowed_directories")
+    assert "DESKMCP_FILESYSTEM_ROOTS" in nothing.error("read_text_file", path="/x")
+
+
+# --- search ------------------------------------------------------------------------------------------
+
+
+def test_search_files_glob_semantics(tools: Tools, root: Path) -> None:
+    assert tools.text("search_files", path=".", pattern="*.md") == str(root / "README.md")
+    found = tools.text("search_files", path=str(root), pattern="**/*.py").splitlines()
+    assert found == [str(root / "src" / "main.py"), str(root / "src" / "pkg" / "util.py")]
+    everything = tools.text("search_files", path=".", pattern="**/*", excludePatterns=["node_modules", "*.py"])
+    assert "node_modules" not in everything and ".py" not in everything
+    assert tools.text("search_files", path=".", pattern="**/*.rs") == "No matches found"
+    capped = tools.text("search_files", path=".", pattern="**", maxResults=2)
+    assert capped.endswith("more matches not shown (raise maxResults or narrow the pattern)")
+
+
+def test_search_file_contents(tools: Tools, root: Path) -> None:
+    text = tools.text("search_file_contents", path=".", query="hello", caseSensitive=False)
+    assert f"{root / 'README.md'}:2: hello world" in text
+    assert f"{root / 'src' / 'pkg' / 'util.py'}:2:     return 'Hello'" in text
+    assert text.endswith("3 matching line(s) in 3 of 5 file(s) searched")
+    only_py = tools.text("search_file_contents", path=".", query=r"def \w+\(", isRegex=True, filePattern="**/*.py")
+    assert only_py.count(":") >= 2 and "README" not in only_py
+    context = tools.text("search_file_contents", path="src", query="def main", contextLines=1)
+    assert context.splitlines()[:3] == [
+        f"{root / 'src' / 'main.py'}-2- ",
+        f"{root / 'src' / 'main.py'}:3: def main():",
+        f"{root / 'src' / 'main.py'}-4-     return 1",
+    ]
+    capped = tools.text("search_file_contents", path=".", query="e", maxResults=1)
+    assert "more matching lines not shown" in capped
+    assert "No matches found" in tools.text("search_file_contents", path=".", query="zzz")
+
+
+def test_search_file_contents_refuses_dangerous_regexes(tools: Tools) -> None:
+    assert "exponential time" in tools.error("search_file_contents", path=".", query="(a+)+$", isRegex=True)
+    assert "invalid regular expression" in tools.error("search_file_contents", path=".", query="(", isRegex=True)
+
+
+def test_search_skips_binary_files(tools: Tools, root: Path) -> None:
+    (root / "data.bin").write_bytes(b"\x00hello")
+    assert "data.bin" not in tools.text("search_file_contents", path=".", query="hello")
+
+
+def test_a_cancelled_walk_stops(root: Path) -> None:
+    for number in range(2000):
+        (root / "docs" / f"f{number}.md").write_text("x")
+    context = ToolContext(SimpleNamespace())  # type: ignore[arg-type]
+    context.cancelled.set()
+    visited = 0
+
+    def counting(count: int) -> None:
+        nonlocal visited
+        visited = count
+        ticker(context, "entries")(count)
+
+    async def in_worker_thread() -> None:
+        await anyio.to_thread.run_sync(lambda: search.find_paths(Sandbox([root]), ".", "**/*.md", [], 10, counting))
+
+    with pytest.raises(Cancelled):
+        anyio.run(in_worker_thread)
+    assert visited == 256  # the first check stops it
+
+
+def test_progress_is_reported_from_the_worker_thread(tools: Tools, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("deskmcp.servers.filesystem.tools.PROGRESS_INTERVAL", 0.0)
+    for number in range(600):
+        (root / "docs" / f"f{number}.md").write_text("x")
+    tools.text("search_files", path=".", pattern="**/*.md")
+    assert tools.progress and tools.progress[0][2] == "256 entries"
+
+
+# --- domain units ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "expected"),
+    [
+        ("*.py", "a.py", True),
+        ("*.py", "src/a.py", False),
+        ("**/*.py", "a.py", True),
+        ("**/*.py", "src/deep/a.py", True),
+        ("src/**", "src/a/b", True),
+        ("src/*.{py,md}", "src/x.md", True),
+        ("?.txt", "ab.txt", False),
+        ("[a-c]*.txt", "b1.txt", True),
+        ("[!a-c]*.txt", "b1.txt", False),
+        ("\\*.txt", "*.txt", True),
+        ("!*.py", "a.md", True),
+        ("**/.env", "cfg/.env", True),
+    ],
+)
+def test_globs_follow_minimatch(pattern: str, path: str, expected: bool) -> None:
+    assert Glob(pattern).matches(path) is expected
+
+
+def test_globs_prune_directories_that_cannot_match() -> None:
+    glob = Glob("src/*/test_*.py")
+    assert glob.may_contain("src") and glob.may_contain("src/pkg")
+    assert not glob.may_contain("docs") and not glob.may_contain("src/pkg/deeper")
+    assert Excludes(["build/out"]).excluded("build/out") and not Excludes(["build/out"]).excluded("x/build/out")
+
+
+@pytest.mark.parametrize(
+    "pattern", [r"(a+)+$", r"(\w+\s?)*$", r"(a|ab)*c", r"(.*a){20}", r"(\w)\1", r"a*a*b", r"\w*x\w*y", r".*a.*b"]
+)
+def test_regex_guard_refuses_catastrophic_shapes(pattern: str) -> None:
+    with pytest.raises(ToolError):
+        compile_guarded(pattern, ignore_case=False)
+
+
+def test_regex_guard_allows_ordinary_patterns() -> None:
+    ordinary = (r"def \w+\(", r"^\s*import (os|sys)$", r"(foo|bar)+", r"[a-z]+@[a-z]+\.com", r"TODO|FIXME")
+    for pattern in (*ordinary, r"\w+\s+\w+", r"\s*key\s*=\s*\d+", r'"[^"]*"', r"\d+\.\d+"):
+        compile_guarded(pattern, ignore_case=True)
+
+
+def test_long_lines_bound_regex_work(tmp_path: Path) -> None:
+    (tmp_path / "min.js").write_text("a" * 200_000 + "\n")
+    query = search.ContentQuery(r"a*b", True, True, 0, "**", [], 10)  # quadratic: bounded by the line cap
+    finished = threading.Event()
+    result: list[search.ContentResult] = []
+
+    def run() -> None:
+        result.append(search.search_contents(Sandbox([tmp_path]), ".", query))
+        finished.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert finished.wait(20), "a polynomial regex on a long line was not bounded"
+    assert result[0].long_lines == 1
+
+
+def test_head_and_tail_of_files_without_final_newline() -> None:
+    data = b"a\nb\nc"
+    assert textfiles.head(io.BytesIO(data), 5, 100) == "a\nb\nc"
+    assert textfiles.tail(io.BytesIO(data), 2, 100) == "b\nc"
+    assert textfiles.tail(io.BytesIO(b"a\r\nb\r\n"), 1, 100) == "b"
+    assert textfiles.head(io.BytesIO(b""), 3, 100) == ""
