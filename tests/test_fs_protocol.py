@@ -1,0 +1,250 @@
+"""The filesystem server's tools as a desktop host meets them: `deskmcp filesystem DIR` over pipes, in both
+protocol eras, with client roots, --read-only, bad input, progress and cancellation, and the Inspector CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from pipes import PipeServer, deskmcp_command, inspector_json, pipe_server, run_inspector, sdk_client, sdk_session
+from typing import Any, ClassVar
+
+import mcp.types as types
+import pytest
+
+TOOLS = {
+    "read_text_file",
+    "read_file",
+    "read_media_file",
+    "read_multiple_files",
+    "write_file",
+    "edit_file",
+    "create_directory",
+    "list_directory",
+    "list_directory_with_sizes",
+    "directory_tree",
+    "move_file",
+    "search_files",
+    "search_file_contents",
+    "get_file_info",
+    "list_allowed_directories",
+}
+WRITE_TOOLS = {"write_file", "edit_file", "create_directory", "move_file"}
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.txt").write_text("alpha\n")
+    (root / "sub" / "b.txt").write_text("beta\n")
+    (tmp_path / "outside.txt").write_text("secret\n")
+    return root
+
+
+def text_of(result: dict[str, Any]) -> str:
+    return result["content"][0]["text"]
+
+
+def call_ok(server: PipeServer, name: str, arguments: dict[str, Any], *, modern: bool = False) -> str:
+    result = server.call_tool(name, arguments, modern=modern)
+    assert not result.get("isError"), result
+    return text_of(result)
+
+
+def call_error(server: PipeServer, name: str, arguments: dict[str, Any], *, modern: bool = False) -> str:
+    result = server.call_tool(name, arguments, modern=modern)
+    assert result.get("isError") is True, result
+    return text_of(result)
+
+
+@pytest.mark.parametrize("modern", [False, True], ids=["handshake", "2026"])
+def test_tools_in_both_eras_and_bad_input_keeps_serving(root: Path, modern: bool) -> None:
+    with pipe_server(deskmcp_command("filesystem", str(root))) as server:
+        if not modern:
+            server.initialize()
+        listed = server.result("tools/list", modern=modern)["tools"]
+        assert {tool["name"] for tool in listed} == TOOLS
+        annotations = {tool["name"]: tool["annotations"] for tool in listed}
+        assert annotations["read_text_file"]["readOnlyHint"] is True
+        assert annotations["write_file"] == {
+            "readOnlyHint": False,
+            "destructiveHint": True,
+            "idempotentHint": True,
+            "openWorldHint": False,
+        }
+        edit_schema = next(t for t in listed if t["name"] == "edit_file")["inputSchema"]
+        assert set(edit_schema["properties"]) == {"path", "edits", "dryRun"}
+
+        assert call_ok(server, "read_text_file", {"path": str(root / "a.txt")}, modern=modern) == "alpha\n"
+        call_ok(server, "write_file", {"path": "sub/c.txt", "content": "gamma"}, modern=modern)
+        assert (root / "sub" / "c.txt").read_text() == "gamma"
+
+        problems = {
+            "path: Input should be a valid string (got integer)": ("read_text_file", {"path": 5}),
+            "edits: required argument is missing": ("edit_file", {"path": "a.txt"}),
+            "outside the allowed directories": ("read_text_file", {"path": str(root.parent / "outside.txt")}),
+            "leads above the allowed directory": ("write_file", {"path": "../outside.txt", "content": "x"}),
+            "NUL byte": ("read_text_file", {"path": "a.txt\u0000.png"}),
+            "does not exist": ("get_file_info", {"path": "nope"}),
+            "unknown argument": ("list_directory", {"path": ".", "recursive": True}),
+        }
+        for expected, (name, arguments) in problems.items():
+            assert expected in call_error(server, name, arguments, modern=modern)
+        assert (root.parent / "outside.txt").read_text() == "secret\n"
+
+        unknown = server.request("tools/call", {"name": "delete_everything", "arguments": {}}, modern=modern)
+        assert unknown["error"]["code"] == -32602 and "read_text_file" in unknown["error"]["message"]
+        assert call_ok(server, "list_allowed_directories", {}, modern=modern) == f"Allowed directories:\n{root}"
+        assert server.close() == 0
+
+
+class RootsClient(PipeServer):
+    """A host that offers roots and answers `roots/list` with whatever `roots` holds."""
+
+    roots: ClassVar[list[str]] = []
+
+    def on_server_request(self, message: dict[str, Any]) -> None:
+        if message["method"] == "roots/list":
+            roots = [{"uri": uri, "name": "r"} for uri in self.roots]
+            self.send({"jsonrpc": "2.0", "id": message["id"], "result": {"roots": roots}})
+        else:
+            super().on_server_request(message)
+
+
+def test_client_roots_narrow_from_the_first_call_and_follow_list_changed(root: Path) -> None:
+    server = RootsClient(deskmcp_command("filesystem", str(root)))
+    try:
+        (root.parent / "elsewhere").mkdir()
+        server.roots = [(root / "sub").as_uri(), (root.parent / "elsewhere").as_uri()]  # outside: cannot widen
+        server.initialize(capabilities={"roots": {"listChanged": True}})
+        assert "outside the allowed directories" in call_error(server, "read_text_file", {"path": str(root / "a.txt")})
+        assert call_ok(server, "read_text_file", {"path": str(root / "sub" / "b.txt")}) == "beta\n"
+        assert call_ok(server, "list_allowed_directories", {}) == f"Allowed directories:\n{root / 'sub'}"
+
+        server.roots = [root.as_uri()]
+        server.notify("notifications/roots/list_changed")
+        deadline = time.monotonic() + 10
+        while call_ok(server, "list_allowed_directories", {}) != f"Allowed directories:\n{root}":
+            assert time.monotonic() < deadline, "roots/list_changed was not applied"
+            time.sleep(0.05)
+        assert call_ok(server, "read_text_file", {"path": str(root / "a.txt")}) == "alpha\n"
+        assert server.close() == 0
+    finally:
+        server.kill()
+
+
+@pytest.mark.anyio
+async def test_sdk_client_roots_callback_narrows(root: Path) -> None:
+    async def list_roots(_context: Any) -> types.ListRootsResult:
+        return types.ListRootsResult(roots=[types.Root(uri=(root / "sub").as_uri())])
+
+    async with sdk_session(deskmcp_command("filesystem", str(root)), list_roots_callback=list_roots) as session:
+        allowed = await session.call_tool("list_allowed_directories", {})
+        assert allowed.content[0].text == f"Allowed directories:\n{root / 'sub'}"
+        refused = await session.call_tool("read_text_file", {"path": str(root / "a.txt")})
+        assert refused.is_error and "outside the allowed directories" in refused.content[0].text
+
+
+@pytest.mark.anyio
+async def test_sdk_client_in_the_2026_era(root: Path) -> None:
+    async with sdk_client(deskmcp_command("filesystem", str(root))) as client:
+        assert client.session.protocol_version == "2026-07-28"
+        tools = await client.list_tools()
+        assert {tool.name for tool in tools.tools} == TOOLS
+        found = await client.call_tool("search_files", {"path": ".", "pattern": "**/*.txt"})
+        assert found.content[0].text.splitlines() == [str(root / "a.txt"), str(root / "sub" / "b.txt")]
+        edited = await client.call_tool(
+            "edit_file", {"path": "a.txt", "edits": [{"oldText": "alpha", "newText": "ALPHA"}], "dryRun": True}
+        )
+        assert "-alpha\n+ALPHA" in edited.content[0].text and (root / "a.txt").read_text() == "alpha\n"
+
+
+def test_read_only_lists_no_write_tools_and_refuses_writes(root: Path) -> None:
+    with pipe_server(deskmcp_command("filesystem", "--read-only", str(root))) as server:
+        server.initialize()
+        assert {tool["name"] for tool in server.result("tools/list")["tools"]} == TOOLS - WRITE_TOOLS
+        for name, arguments in [
+            ("write_file", {"path": "a.txt", "content": "x"}),
+            ("move_file", {"source": "a.txt", "destination": "z.txt"}),
+        ]:
+            assert "--read-only" in call_error(server, name, arguments)
+        assert (root / "a.txt").read_text() == "alpha\n" and not (root / "z.txt").exists()
+        assert call_ok(server, "read_text_file", {"path": "a.txt"}) == "alpha\n"
+
+
+def test_no_roots_starts_and_says_how_to_configure(tmp_path: Path) -> None:
+    with pipe_server(deskmcp_command("filesystem")) as server:
+        server.initialize()
+        assert "DESKMCP_FILESYSTEM_ROOTS" in call_ok(server, "list_allowed_directories", {})
+        message = call_error(server, "read_text_file", {"path": str(tmp_path)})
+        assert "No allowed directories are configured" in message and "deskmcp filesystem /path/to/dir" in message
+        assert server.close() == 0
+
+
+def test_roots_from_the_environment_and_a_bad_root(tmp_path: Path, root: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    env = {"DESKMCP_FILESYSTEM_ROOTS": os.pathsep.join([str(other), ""])}
+    with pipe_server(deskmcp_command("filesystem", str(root)), env=env) as server:
+        server.initialize()
+        assert call_ok(server, "list_allowed_directories", {}).splitlines()[1:] == [str(root), str(other)]
+    with pipe_server(deskmcp_command("filesystem", str(tmp_path / "missing"))) as server:
+        assert server.process.wait(15) == 1
+        assert "cannot be used" in server.stderr and "missing" in server.stderr
+
+
+def test_long_search_reports_progress_and_stops_when_cancelled(tmp_path: Path) -> None:
+    big = tmp_path / "big"
+    for folder in range(40):
+        (big / f"d{folder}").mkdir(parents=True)
+        for number in range(100):
+            (big / f"d{folder}" / f"f{number}.txt").write_text("lorem ipsum dolor\n" * 1500)
+    with pipe_server(deskmcp_command("filesystem", str(big))) as server:
+        server.initialize()
+        request = server.send_request(
+            "tools/call",
+            {
+                "name": "search_file_contents",
+                "arguments": {"path": ".", "query": r"\bnever(?:found|seen)\b", "isRegex": True},
+                "_meta": {"progressToken": "search-1"},
+            },
+        )
+        progress = server.wait_notification("notifications/progress", timeout=20)
+        assert progress["params"]["progressToken"] == "search-1" and "files" in progress["params"]["message"]
+        server.notify("notifications/cancelled", {"requestId": request, "reason": "user"})
+        cpu_before = _cpu_seconds(server.process.pid)
+        time.sleep(0.8)
+        assert _cpu_seconds(server.process.pid) - cpu_before < 0.4, "the search kept running after cancellation"
+        assert call_ok(server, "list_allowed_directories", {}) == f"Allowed directories:\n{big}"
+        assert not any(m.get("id") == request for m in _drain(server))
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _drain(server: PipeServer) -> list[dict[str, Any]]:
+    seen = []
+    while not server.messages.empty():
+        message = server.messages.get_nowait()
+        if isinstance(message, dict):
+            seen.append(message)
+    return seen
+
+
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+def test_inspector_lists_strict_schemas_and_calls_a_tool(root: Path, era: str) -> None:
+    command = deskmcp_command("filesystem", str(root))
+    listing = run_inspector(command, "--method", "tools/list", "--strict", "--protocol-era", era)
+    assert listing.returncode == 0, listing.stderr
+    assert {tool["name"] for tool in json.loads(listing.stdout)["result"]["tools"]} == TOOLS
+    called = inspector_json(
+        command,
+        "--method", "tools/call", "--tool-name", "read_text_file",
+        "--tool-args-json", json.dumps({"path": str(root / "a.txt"), "head": 1}),
+        "--protocol-era", era,
+    )  # fmt: skip
+    assert called["result"]["content"][0]["text"] == "alpha"
