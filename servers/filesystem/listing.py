@@ -48,7 +48,9 @@ def format_size(size: int) -> str:
 
 def read_within(handle: IO[bytes], shown: str, limit: int) -> bytes:
     size = os.fstat(handle.fileno()).st_size
-    data = handle.read(limit + 1) if size <= limit else b""
+    data = handle.read(size + 1) if size <= limit else b""
+    if len(data) > size:  # it grew while being read
+        data += handle.read(limit + 1 - len(data))
     if size > limit or len(data) > limit:
         raise ToolError(
             f"{shown!r} is {max(size, len(data)):,} bytes, over the {limit:,}-byte read limit; "

@@ -329,13 +329,7 @@ class Sandbox:
     def read_bytes(self, path: str | Path, limit: int) -> bytes:
         """The whole content of a regular file, refused if larger than `limit` bytes."""
         with self.open_read(path) as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size > limit:
-                raise too_big(path, size, limit)
-            data = handle.read(limit + 1)
-        if len(data) > limit:
-            raise too_big(path, len(data), limit)
-        return data
+            return _read_capped(handle, limit, path)
 
     def _lstat(self, where: Located, path: str | Path) -> os.stat_result:
         try:
@@ -373,6 +367,42 @@ class Sandbox:
         Symlinked directories are reported, not entered (no loops, nothing outside). `descend(relative)` may
         prune a directory; depth 0 is the directory's own entries.
         """
+        for relative, entry, depth, _handle in self._walk(path, max_depth, descend):
+            yield relative, entry, depth
+
+    def walk_files(
+        self,
+        path: str | Path,
+        *,
+        accept: Callable[[str], bool],
+        limit: int,
+        descend: Callable[[str], bool] | None = None,
+    ) -> Iterator[tuple[str, bytes | None]]:
+        """(relative path, content) of the regular files below a directory that `accept(relative)` wants.
+
+        Each file is opened from the handle of the directory being walked (no second walk from the root);
+        the content is None for a file over `limit` bytes or one that stopped being a regular file.
+        """
+        for relative, entry, _depth, handle in self._walk(path, None, descend):
+            if entry.is_file(follow_symlinks=False) and accept(relative):
+                yield relative, self._read_at(handle, entry.name, limit)
+
+    def _read_at(self, handle: Any, name: str, limit: int) -> bytes | None:
+        try:
+            fd = self._ops.open_file(handle, name, os.O_RDONLY | dirops.O_NONBLOCK)
+        except OSError:
+            return None
+        with os.fdopen(fd, "rb") as file:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            try:
+                return _read_capped(file, limit, name)
+            except ToolError:
+                return None
+
+    def _walk(
+        self, path: str | Path, max_depth: int | None, descend: Callable[[str], bool] | None
+    ) -> Iterator[tuple[str, os.DirEntry[str], int, Any]]:
         ops = self._ops
         with self._open_dir(path) as (_where, top):
             stack: list[tuple[Any, str, int, Iterator[os.DirEntry[str]]]] = []
@@ -389,7 +419,7 @@ class Sandbox:
                             ops.close(handle)
                         continue
                     relative = prefix + entry.name
-                    yield relative, entry, depth
+                    yield relative, entry, depth, handle
                     if max_depth is not None and depth + 1 >= max_depth:
                         continue
                     if not _is_plain_dir(entry) or (descend is not None and not descend(relative)):
@@ -527,6 +557,19 @@ class Sandbox:
 
 
 # --- helpers --------------------------------------------------------------------------------------------
+
+
+def _read_capped(handle: IO[bytes], limit: int, path: str | Path) -> bytes:
+    """All of an open file up to `limit` bytes (buffers sized by the file, not by the limit)."""
+    size = os.fstat(handle.fileno()).st_size
+    if size > limit:
+        raise too_big(path, size, limit)
+    data = handle.read(size + 1)
+    if len(data) > size:  # it grew while being read
+        data += handle.read(limit + 1 - len(data))
+        if len(data) > limit:
+            raise too_big(path, len(data), limit)
+    return data
 
 
 def _version(st: os.stat_result) -> tuple[int, ...]:

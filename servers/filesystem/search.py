@@ -157,41 +157,37 @@ class ContentResult:
 def search_contents(sandbox: Sandbox, path: str, query: ContentQuery, tick: Tick = _no_tick) -> ContentResult:
     """grep -n: matching lines (`file:line: text`) with context lines (`file-line- text`), groups split by `--`."""
     pattern = query.compiled()
-    glob = Glob(query.file_glob)
+    glob, excludes = Glob(query.file_glob), Excludes(query.exclude)
     base = _base(sandbox, path)
     result = ContentResult(query.cap)
     deadline = time.monotonic() + CONTENT_SEARCH_SECONDS
-    for relative, entry, _level in _walk(sandbox, path, Excludes(query.exclude), tick):
-        if not entry.is_file(follow_symlinks=False) or not glob.matches(relative):
-            continue
+    seen = 0
+
+    def accept(relative: str) -> bool:
+        nonlocal seen
+        seen += 1
+        if seen % 64 == 0:
+            tick(seen)
+        return glob.matches(relative) and not excludes.excluded(relative)
+
+    files = sandbox.walk_files(
+        path, accept=accept, limit=MAX_FILE_FOR_CONTENT_SEARCH, descend=lambda relative: not excludes.excluded(relative)
+    )
+    for relative, data in files:
         if time.monotonic() > deadline:
             result.timed_out = True
             break
-        text = _read_text(sandbox, base / relative, result)
-        if text is None:
+        if data is None:
+            result.skipped_large += 1
             continue
+        if looks_binary(data[:BINARY_PROBE]):
+            continue
+        text = data.decode("utf-8", errors="replace")
         result.files_searched += 1
-        if result.files_searched % 64 == 0:
-            tick(result.files_searched)
-        if not query.regex or _short_lines(text):
-            if pattern.search(text) is None:
-                continue
+        if (not query.regex or _short_lines(text)) and pattern.search(text) is None:
+            continue
         result.files_matched += _grep(text, pattern, query, str(base / relative), result, deadline)
     return result
-
-
-def _read_text(sandbox: Sandbox, path: Path, result: ContentResult) -> str | None:
-    try:
-        with sandbox.open_read(path) as handle:
-            data = handle.read(MAX_FILE_FOR_CONTENT_SEARCH + 1)
-    except ToolError:
-        return None  # vanished, unreadable, or not regular any more: not a match
-    if len(data) > MAX_FILE_FOR_CONTENT_SEARCH:
-        result.skipped_large += 1
-        return None
-    if looks_binary(data[:BINARY_PROBE]):
-        return None
-    return data.decode("utf-8", errors="replace")
 
 
 def _short_lines(text: str) -> bool:
