@@ -1,0 +1,384 @@
+"""Checked arithmetic on calculator values: exact rationals and rigorous intervals.
+
+Every operation sizes its result and prices its work *before* running (see `limits`). Exact operands give
+exact results; an interval appears only when a result is irrational, and from then on the value is an
+interval certain to contain the truth. When an interval is too wide to decide something (a sign, a floor,
+a comparison) the step raises `Undetermined` and the evaluator retries with more digits; in the final
+round it gives a definite answer or a definite error instead.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any, Final
+
+from deskmcp.servers.calculator import inexact
+from deskmcp.servers.calculator.errors import (
+    DIGIT_LIMIT,
+    DIVISION_BY_ZERO,
+    DOMAIN,
+    UNDETERMINED,
+    CalculationError,
+    Undetermined,
+)
+from deskmcp.servers.calculator.exact import bits, digits_of_bits, rational_root
+from deskmcp.servers.calculator.limits import LOG10_2, STEP_US, Budget, Limits, Offload, interval_us, quadratic_us
+
+Value = Any  # Fraction | inexact.Interval
+COMPARISONS: Final[dict[str, Callable[[Any, Any], bool]]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+_ZERO: Final = Fraction(0)
+_ONE: Final = Fraction(1)
+
+
+def is_exact(value: Value) -> bool:
+    return type(value) is Fraction
+
+
+def describe(value: Value) -> str:
+    """A short rendering of a value for messages."""
+    if is_exact(value):
+        if bits(value) < 64:
+            return str(value)
+        return f"a number of about {digits_of_bits(bits(value)):,} digits"
+    if not inexact.is_finite(value):
+        return "an unbounded value"
+    low, high = inexact.bounds(value)
+    try:
+        return f"≈ {float((low + high) / 2):.6g}"
+    except OverflowError:
+        return "a very large number"
+
+
+class Arithmetic:
+    """The operations of one evaluation round at `digits` working digits."""
+
+    def __init__(self, limits: Limits, budget: Budget, digits: int, *, final: bool) -> None:
+        self.limits = limits
+        self.budget = budget
+        self.digits = digits
+        self.final = final
+        self.max_bits = int(limits.max_digits / LOG10_2)
+        self.magnitude = 0  # largest decimal exponent of an exact number turned into an interval
+        self.notes: list[str] = []
+        self._ctx: Any = None
+
+    # --- intervals --------------------------------------------------------------------------------------
+
+    @property
+    def ctx(self) -> Any:
+        if self._ctx is None:
+            if self.budget.on_loop and not inexact.loaded():
+                raise Offload  # importing mpmath would stall the loop
+            self._ctx = inexact.context(self.digits)
+        return self._ctx
+
+    def interval(self, value: Value, extra_digits: int = 0) -> Any:
+        if not is_exact(value):
+            return value
+        exponent = abs(value.numerator.bit_length() - value.denominator.bit_length()) * LOG10_2
+        self.magnitude = max(self.magnitude, int(exponent))
+        self.budget.charge(interval_us(self.digits + extra_digits, function=False), "a conversion")
+        if not extra_digits:
+            return inexact.from_fraction(self.ctx, value)
+        ctx = self.ctx
+        try:
+            ctx.dps = self.digits + extra_digits
+            return inexact.from_fraction(ctx, value)
+        finally:
+            ctx.dps = self.digits
+
+    def constant(self, name: str) -> Any:
+        self.budget.charge(interval_us(self.digits, function=True), name)
+        ctx = self.ctx
+        return {"pi": lambda: +ctx.pi, "e": lambda: +ctx.e, "tau": lambda: 2 * ctx.pi}[name]()
+
+    def function(self, name: str, compute: Callable[[Any], Any], position: int, weight: float = 1) -> Any:
+        """An interval function: priced first, its result checked after."""
+        self.budget.charge(weight * interval_us(self.digits, function=True), name, position)
+        return self.checked(compute(self.ctx), name, position)
+
+    def checked(self, value: Any, what: str, position: int) -> Any:
+        """An interval result that is finite and within 10^±max_digits, or an error."""
+        if not inexact.is_finite(value):
+            self.undetermined(f"{what} has no finite value here", position)
+        direction = inexact.sign(value)
+        if direction == 0:
+            return value
+        limit = self.limits.max_digits
+        if inexact.magnitude(value) > limit:
+            detail = f"{what} would be about 1e{inexact.magnitude(value)}; values must stay below 1e{limit}"
+            raise CalculationError(DIGIT_LIMIT, detail + " (DESKMCP_CALCULATOR_MAX_DIGITS).", position)
+        if direction is not None and inexact.smallest_magnitude(value) < -limit:
+            detail = f"{what} would be about 1e{inexact.smallest_magnitude(value)}; values must stay above 1e-{limit}"
+            raise CalculationError(DIGIT_LIMIT, detail + " (DESKMCP_CALCULATOR_MAX_DIGITS).", position)
+        return value
+
+    def undetermined(self, detail: str, position: int | None, kind: str = UNDETERMINED) -> None:
+        if not self.final:
+            raise Undetermined(detail, position)
+        raise CalculationError(kind, f"{detail} (even with {self.digits} digits of working precision).", position)
+
+    def require(
+        self,
+        value: Value,
+        name: str,
+        needs: str,
+        position: int,
+        *,
+        low: Fraction | None = None,
+        high: Fraction | None = None,
+        open_low: bool = False,
+        open_high: bool = False,
+    ) -> None:
+        """A domain check: an error when `value` is outside, `undetermined` when it straddles an edge."""
+
+        def below(v: Fraction) -> bool:
+            return low is not None and (v < low or (open_low and v == low))
+
+        def above(v: Fraction) -> bool:
+            return high is not None and (v > high or (open_high and v == high))
+
+        first, last = (value, value) if is_exact(value) else inexact.bounds(value)
+        if below(last) or above(first):
+            raise CalculationError(DOMAIN, f"{name} is defined for {needs}; got {describe(value)}.", position)
+        if below(first) or above(last):
+            self.undetermined(
+                f"the argument of {name} is too close to the edge of its domain ({needs})", position, DOMAIN
+            )
+
+    def sign(self, value: Value) -> int | None:
+        if is_exact(value):
+            return (value > 0) - (value < 0)
+        return inexact.sign(value)
+
+    # --- exact sizes ------------------------------------------------------------------------------------
+
+    def sized(self, numerator_bits: int, denominator_bits: int, what: str, position: int | None) -> int:
+        """The larger size, or a digit-limit error before a result that big is built."""
+        size = max(numerator_bits, denominator_bits)
+        if size > self.max_bits:
+            detail = (
+                f"{what} would produce a number of about {digits_of_bits(size):,} digits; numbers may have at "
+                f"most {self.limits.max_digits:,} digits (DESKMCP_CALCULATOR_MAX_DIGITS)."
+            )
+            raise CalculationError(DIGIT_LIMIT, detail, position)
+        return size
+
+    def _charge_exact(self, a: Fraction, b: Fraction, size: int, what: str, position: int, *, additive: bool) -> None:
+        integers = a.denominator == 1 == b.denominator
+        if integers and additive:
+            cost = STEP_US
+        else:
+            cost = quadratic_us("integer" if integers else "fraction", size)
+        self.budget.charge(cost, what, position)
+
+    # --- operators --------------------------------------------------------------------------------------
+
+    def add(self, a: Value, b: Value, position: int, *, subtract: bool = False) -> Value:
+        what = "this subtraction" if subtract else "this addition"
+        if is_exact(a) and is_exact(b):
+            numerator = max(
+                a.numerator.bit_length() + b.denominator.bit_length(),
+                b.numerator.bit_length() + a.denominator.bit_length(),
+            )
+            size = self.sized(numerator + 1, a.denominator.bit_length() + b.denominator.bit_length(), what, position)
+            self._charge_exact(a, b, size, what, position, additive=True)
+            return a - b if subtract else a + b
+        x, y = self.interval(a), self.interval(b)
+        self.budget.charge(interval_us(self.digits, function=False), what, position)
+        return self.checked(x - y if subtract else x + y, what, position)
+
+    def multiply(self, a: Value, b: Value, position: int) -> Value:
+        if (is_exact(a) and a == 0) or (is_exact(b) and b == 0):
+            return _ZERO  # zero times any finite value, exact or not
+        if is_exact(a) and is_exact(b):
+            size = self.sized(
+                a.numerator.bit_length() + b.numerator.bit_length(),
+                a.denominator.bit_length() + b.denominator.bit_length(),
+                "this multiplication",
+                position,
+            )
+            self._charge_exact(a, b, size, "this multiplication", position, additive=False)
+            return a * b
+        x, y = self.interval(a), self.interval(b)
+        self.budget.charge(interval_us(self.digits, function=False), "this multiplication", position)
+        return self.checked(x * y, "this multiplication", position)
+
+    def divide(self, a: Value, b: Value, position: int) -> Value:
+        self._nonzero_divisor(b, position)
+        if is_exact(a) and a == 0:
+            return _ZERO
+        if is_exact(a) and is_exact(b):
+            size = self.sized(
+                a.numerator.bit_length() + b.denominator.bit_length(),
+                a.denominator.bit_length() + b.numerator.bit_length(),
+                "this division",
+                position,
+            )
+            self._charge_exact(a, b, size, "this division", position, additive=False)
+            return a / b
+        x, y = self.interval(a), self.interval(b)
+        self.budget.charge(interval_us(self.digits, function=False), "this division", position)
+        return self.checked(x / y, "this division", position)
+
+    def _nonzero_divisor(self, divisor: Value, position: int) -> None:
+        direction = self.sign(divisor)
+        if direction == 0:
+            raise CalculationError(DIVISION_BY_ZERO, "the divisor is zero.", position)
+        if direction is None:
+            bound = f"1e{inexact.magnitude(divisor) + 1}"
+            self.undetermined(f"the divisor is zero to within {bound}", position, DIVISION_BY_ZERO)
+
+    def floor_divide(self, a: Value, b: Value, position: int) -> Fraction:
+        self._nonzero_divisor(b, position)
+        if is_exact(a) and is_exact(b):
+            size = self.sized(a.numerator.bit_length() + b.denominator.bit_length(), 1, "this division", position)
+            self._charge_exact(a, b, size, "this division", position, additive=False)
+            return Fraction(a // b)
+        return self.integer_part(self.divide(a, b, position), math.floor, "//", position)
+
+    def modulo(self, a: Value, b: Value, position: int) -> Value:
+        """a - b*floor(a/b): the result has the sign of b, as in Python."""
+        self._nonzero_divisor(b, position)
+        if is_exact(a) and is_exact(b):
+            size = self.sized(
+                b.numerator.bit_length() + a.denominator.bit_length(),
+                a.denominator.bit_length() + b.denominator.bit_length(),
+                "this remainder",
+                position,
+            )
+            self._charge_exact(a, b, size, "this remainder", position, additive=False)
+            return a % b
+        quotient = self.floor_divide(a, b, position)
+        return self.add(a, self.multiply(b, quotient, position), position, subtract=True)
+
+    def negate(self, a: Value) -> Value:
+        return -a
+
+    def compare(self, symbol: str, a: Value, b: Value, position: int) -> bool:
+        if is_exact(a) and is_exact(b):
+            self._charge_exact(a, b, max(bits(a), bits(b)), "this comparison", position, additive=False)
+            return COMPARISONS[symbol](a, b)
+        difference = self.add(a, b, position, subtract=True)
+        direction = self.sign(difference)
+        if direction is None:
+            bound = f"1e{inexact.magnitude(difference) + 1}"
+            if not self.final:
+                raise Undetermined(f"the two sides agree to within {bound}", position)
+            self.notes.append(f"the two sides of {symbol} agree to within {bound} and were taken as equal")
+            direction = 0
+        return COMPARISONS[symbol](direction, 0)
+
+    def integer_part(self, value: Value, rounding: Callable[[Fraction], Any], name: str, position: int) -> Fraction:
+        """floor/ceil/trunc/round of a value: exact even for an interval, once both ends agree."""
+        if is_exact(value):
+            self.budget.charge(quadratic_us("integer", bits(value)), name, position)
+            return Fraction(rounding(value))
+        low, high = inexact.bounds(value)
+        first, second = Fraction(rounding(low)), Fraction(rounding(high))
+        if first != second:
+            self.undetermined(f"{name} cannot be decided: the value is too close to {describe(second)}", position)
+        return first
+
+    # --- powers -----------------------------------------------------------------------------------------
+
+    def power(self, base: Value, exponent: Value, position: int) -> Value:
+        if is_exact(exponent) and exponent.denominator == 1:
+            return self._integer_power(base, exponent.numerator, position)
+        if is_exact(base) and is_exact(exponent):
+            return self._rational_power(base, exponent, position)
+        return self._real_power(base, exponent, position)
+
+    def _integer_power(self, base: Value, n: int, position: int) -> Value:
+        if is_exact(base):
+            if base == 0:
+                if n < 0:
+                    raise CalculationError(DIVISION_BY_ZERO, "0 to a negative power.", position)
+                return _ONE if n == 0 else _ZERO
+            if abs(base) == 1:
+                return _ONE if base == 1 or n % 2 == 0 else -_ONE
+            top, bottom = (base.numerator, base.denominator) if n >= 0 else (base.denominator, base.numerator)
+            size = self.sized(_power_bits(abs(top), n), _power_bits(bottom, n), "this power", position)
+            self.budget.charge(quadratic_us("power", size), "this power", position)
+            return base**n
+        direction = inexact.sign(base)
+        if n < 0 and direction is None:
+            self.undetermined("the base of this negative power is zero to within its error", position)
+        if direction not in (0, None) and abs(n) * abs(_log10_abs(base)) > self.limits.max_digits + 1:
+            detail = f"this power would be about 1e{n * _log10_abs(base):.0f}"
+            raise CalculationError(
+                DIGIT_LIMIT, f"{detail}; values must stay within 1e±{self.limits.max_digits}.", position
+            )
+        return self.function("this power", lambda ctx: base**n, position, weight=1 + abs(n).bit_length() / 8)
+
+    def _rational_power(self, base: Fraction, exponent: Fraction, position: int) -> Value:
+        p, q = exponent.numerator, exponent.denominator
+        if base == 0:
+            if p < 0:
+                raise CalculationError(DIVISION_BY_ZERO, "0 to a negative power.", position)
+            return _ZERO
+        if base < 0 and q % 2 == 0:
+            detail = f"a negative number to the power {exponent} (an even root) has no real value."
+            raise CalculationError(DOMAIN, detail, position)
+        size = abs(base)
+        if q <= bits(size):  # a q-th root of anything else but 1 is irrational
+            self.budget.charge(quadratic_us("root", bits(size)), "this root", position)
+            root = rational_root(size, q)
+            if root is not None:
+                result = self._integer_power(root, p, position)
+                return -result if base < 0 and p % 2 else result
+        self._check_power_magnitude(size, exponent, position)
+        x, y = self.interval(size), self.interval(exponent)
+        result = self.function("this power", lambda ctx: x**y, position)
+        return -result if base < 0 and p % 2 else result
+
+    def _real_power(self, base: Value, exponent: Value, position: int) -> Value:
+        direction = self.sign(base)
+        if direction is None:
+            self.undetermined("the base of this power is zero to within its error", position)
+        if direction == -1:
+            detail = "a negative number to a non-integer power has no real value."
+            raise CalculationError(DOMAIN, detail, position)
+        if direction == 0:
+            if self.sign(exponent) == 1:
+                return _ZERO
+            self.undetermined("0 to this power is undefined or infinite", position, DIVISION_BY_ZERO)
+        self._check_power_magnitude(base, exponent, position)
+        x, y = self.interval(base), self.interval(exponent)
+        return self.function("this power", lambda ctx: x**y, position)
+
+    def _check_power_magnitude(self, base: Value, exponent: Value, position: int) -> None:
+        """|exponent * log10(base)| must stay within max_digits: checked before mpmath is asked."""
+        log_base = _log10_abs(base)
+        log_exponent = _log10_abs(exponent)
+        if log_base == 0 or log_exponent + math.log10(abs(log_base) + 1) <= math.log10(self.limits.max_digits):
+            return
+        estimate = 10**log_exponent * log_base
+        detail = f"this power would be about 1e{estimate:.0f}; values must stay within 1e±{self.limits.max_digits}"
+        raise CalculationError(DIGIT_LIMIT, detail + " (DESKMCP_CALCULATOR_MAX_DIGITS).", position)
+
+
+def _power_bits(value: int, n: int) -> int:
+    """Bits of value**|n| (value >= 1), without computing it."""
+    return 1 if value == 1 else int(abs(n) * math.log2(value)) + 1
+
+
+def _log10_abs(value: Value) -> float:
+    """Roughly log10(|value|) (0 for zero), exact values included."""
+    if is_exact(value):
+        return math.log10(abs(value.numerator)) - math.log10(value.denominator) if value else 0.0
+    if inexact.sign(value) == 0:
+        return 0.0
+    low, high = inexact.bounds(value)
+    largest = max(abs(low), abs(high))
+    return math.log10(largest.numerator) - math.log10(largest.denominator)

@@ -1,0 +1,160 @@
+"""Evaluate a parsed expression: exact where possible, otherwise correct to the requested significant digits.
+
+Inexact values are intervals. A round evaluates the tree at some working precision; if the result's
+interval does not round to a single value at the requested digits (or a sign, floor or comparison could not
+be decided), the next round uses twice the digits. Exact sub-results are kept between rounds. The last round
+gives a definite answer: a value that rounds uniquely, a zero within a stated bound, or an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Final
+
+from deskmcp.servers.calculator import inexact
+from deskmcp.servers.calculator.arithmetic import Arithmetic, Value, is_exact
+from deskmcp.servers.calculator.errors import UNDETERMINED, CalculationError, Undetermined
+from deskmcp.servers.calculator.functions import FUNCTIONS
+from deskmcp.servers.calculator.limits import STEP_US, Budget, Limits
+from deskmcp.servers.calculator.parser import Call, Chain, Comparison, Constant, Negate, Node, Number, Power
+from deskmcp.servers.calculator.render import Rounded, round_significant
+
+GUARD_DIGITS: Final = 10
+ROUNDS_OF_DOUBLING: Final = 2  # beyond the first round and any magnitude the expression itself needs
+
+
+@dataclass(slots=True)
+class Outcome:
+    """An exact rational, a truth value, or a value rounded to the requested significant digits."""
+
+    exact: Fraction | None = None
+    truth: bool | None = None
+    rounded: Rounded | None = None
+    zero_within: int | None = None  # the value is 0 to within 10^zero_within
+    notes: list[str] = field(default_factory=list)
+
+
+def evaluate(tree: Node | Comparison, precision: int, limits: Limits, budget: Budget) -> Outcome:
+    cache: dict[int, Fraction] = {}
+    digits = precision + GUARD_DIGITS
+    ceiling = digits << ROUNDS_OF_DOUBLING
+    while True:
+        final = digits >= ceiling
+        arithmetic = Arithmetic(limits, budget, digits, final=final)
+        try:
+            outcome = _round(_Walker(arithmetic, budget, cache), tree, precision, final)
+        except Undetermined:
+            outcome = None
+        if outcome is not None:
+            return outcome
+        # An exact number turned into an interval may need its own size in extra digits (10**50 + pi - 10**50).
+        ceiling = max(ceiling, (precision + GUARD_DIGITS + 2 * arithmetic.magnitude) << ROUNDS_OF_DOUBLING)
+        ceiling = min(ceiling, limits.max_digits + precision + GUARD_DIGITS)
+        digits = min(digits * 2 + arithmetic.magnitude, ceiling)
+
+
+def _round(walker: _Walker, tree: Node | Comparison, precision: int, final: bool) -> Outcome | None:
+    if isinstance(tree, Comparison):
+        truth = walker.comparison(tree)
+        return Outcome(truth=truth, notes=walker.arithmetic.notes)
+    value = walker.value(tree)
+    if is_exact(value):
+        return Outcome(exact=value, notes=walker.arithmetic.notes)
+    low, high = inexact.bounds(value)
+    if low <= 0 <= high:
+        if not final:
+            return None
+        if inexact.sign(value) == 0:
+            return Outcome(exact=Fraction(0), notes=walker.arithmetic.notes)
+        bound = inexact.magnitude(value) + 1
+        if bound > -precision:
+            detail = (
+                f"the result cancels to within 1e{bound} of zero and its sign could not be decided even with "
+                f"{walker.arithmetic.digits} digits of working precision. Rearrange the expression to avoid "
+                "subtracting nearly equal large numbers."
+            )
+            raise CalculationError(UNDETERMINED, detail)
+        return Outcome(zero_within=bound, notes=walker.arithmetic.notes)
+    first, last = round_significant(low, precision), round_significant(high, precision)
+    if first == last:
+        return Outcome(rounded=first, notes=walker.arithmetic.notes)
+    if not final:
+        return None
+    return Outcome(rounded=round_significant((low + high) / 2, precision), notes=walker.arithmetic.notes)
+
+
+class _Walker:
+    """One walk over the tree with one `Arithmetic`; exact results are remembered across rounds."""
+
+    def __init__(self, arithmetic: Arithmetic, budget: Budget, cache: dict[int, Fraction]) -> None:
+        self.arithmetic = arithmetic
+        self.budget = budget
+        self.cache = cache
+        self.dispatch: dict[type, Callable[[Any], Value]] = {
+            Number: self.number,
+            Constant: self.constant,
+            Negate: self.negate,
+            Chain: self.chain,
+            Power: self.power,
+            Call: self.call,
+        }
+
+    def value(self, node: Node) -> Value:
+        key = id(node)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        self.budget.charge(STEP_US, "this step")
+        result = self.dispatch[type(node)](node)
+        if is_exact(result):
+            self.cache[key] = result
+        return result
+
+    def number(self, node: Number) -> Value:
+        return node.value
+
+    def constant(self, node: Constant) -> Value:
+        return self.arithmetic.constant(node.name)
+
+    def negate(self, node: Negate) -> Value:
+        return -self.value(node.operand)
+
+    def chain(self, node: Chain) -> Value:
+        arithmetic = self.arithmetic
+        result = self.value(node.first)
+        for symbol, operand, position in node.rest:
+            self.budget.check_clock(position)
+            right = self.value(operand)
+            if symbol == "+":
+                result = arithmetic.add(result, right, position)
+            elif symbol == "-":
+                result = arithmetic.add(result, right, position, subtract=True)
+            elif symbol == "*":
+                result = arithmetic.multiply(result, right, position)
+            elif symbol == "/":
+                result = arithmetic.divide(result, right, position)
+            elif symbol == "//":
+                result = arithmetic.floor_divide(result, right, position)
+            else:
+                result = arithmetic.modulo(result, right, position)
+        return result
+
+    def power(self, node: Power) -> Value:
+        base = self.value(node.base)
+        exponent = self.value(node.exponent)
+        self.budget.check_clock(node.position)
+        return self.arithmetic.power(base, exponent, node.position)
+
+    def call(self, node: Call) -> Value:
+        arguments = [self.value(argument) for argument in node.arguments]
+        self.budget.check_clock(node.position)
+        return FUNCTIONS[node.function].apply(self.arithmetic, arguments, node.position)
+
+    def comparison(self, node: Comparison) -> bool:
+        values = [self.value(operand) for operand in node.operands]
+        truth = True
+        for (symbol, position), left, right in zip(node.operators, values, values[1:], strict=False):
+            truth = self.arithmetic.compare(symbol, left, right, position) and truth
+        return truth

@@ -1,0 +1,197 @@
+"""Irrational values as rigorous intervals (mpmath's interval context), imported only when first needed.
+
+An inexact value is an interval certain to contain the true value. The evaluator works at a given number of
+digits and retries with more until the interval pins down the requested significant digits, so a printed
+digit is never a guess. Functions mpmath has no interval version of are built from ones it has: for a
+monotone function, the hull of its values at the two endpoints.
+
+mpmath's working precision is a property of its context object, so each thread gets its own context.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+from deskmcp.servers.calculator.limits import LOG10_2
+
+Interval = Any  # mpmath.ctx_iv.ivmpf; mpmath is not imported until an irrational value is needed
+_local = threading.local()
+
+
+def loaded() -> bool:
+    """Whether mpmath is already imported (importing it costs tens of milliseconds)."""
+    return "mpmath" in sys.modules
+
+
+def context(digits: int) -> Any:
+    """This thread's interval context, set to `digits` significant digits."""
+    ctx = getattr(_local, "ctx", None)
+    if ctx is None:
+        from mpmath.ctx_iv import MPIntervalContext
+
+        ctx = _local.ctx = MPIntervalContext()
+    ctx.dps = digits
+    return ctx
+
+
+def from_fraction(ctx: Any, value: Fraction) -> Interval:
+    numerator = ctx.mpf(value.numerator)
+    return numerator if value.denominator == 1 else numerator / value.denominator
+
+
+def _to_fraction(raw: tuple[int, int, int, int]) -> Fraction:
+    sign, mantissa, exponent, _ = raw
+    value = Fraction(mantissa << exponent) if exponent >= 0 else Fraction(mantissa, 1 << -exponent)
+    return -value if sign else value
+
+
+def is_finite(value: Interval) -> bool:
+    low, high = value._mpi_
+    return bool(low[1] or low == (0, 0, 0, 0)) and bool(high[1] or high == (0, 0, 0, 0))
+
+
+def bounds(value: Interval) -> tuple[Fraction, Fraction]:
+    """The endpoints as exact rationals (the interval must be finite)."""
+    low, high = value._mpi_
+    return _to_fraction(low), _to_fraction(high)
+
+
+def sign(value: Interval) -> int | None:
+    """1 or -1 when the whole interval is on one side of zero, 0 for the point zero, else None."""
+    low, high = value._mpi_
+    if low[0] == 0 and low[1]:
+        return 1
+    if high[0] == 1 and high[1]:
+        return -1
+    if not low[1] and not high[1]:
+        return 0
+    return None
+
+
+def magnitude(value: Interval) -> int:
+    """Roughly log10 of the largest absolute value in the interval (finite, not the point zero)."""
+    return max(_decimal_exponent(raw) for raw in value._mpi_ if raw[1])
+
+
+def smallest_magnitude(value: Interval) -> int:
+    """Roughly log10 of the smallest absolute value in the interval (which must not contain zero)."""
+    return min(_decimal_exponent(raw) for raw in value._mpi_)
+
+
+def _decimal_exponent(raw: tuple[int, int, int, int]) -> int:
+    _, _, exponent, bit_count = raw
+    return int((exponent + bit_count) * LOG10_2)
+
+
+def hull(ctx: Any, first: Interval, second: Interval) -> Interval:
+    from mpmath.libmp import mpf_lt
+
+    (low, high), (other_low, other_high) = first._mpi_, second._mpi_
+    return ctx.make_mpf(
+        (other_low if mpf_lt(other_low, low) else low, high if mpf_lt(other_high, high) else other_high)
+    )
+
+
+def monotone(ctx: Any, value: Interval, point: Callable[[Any, Interval], Interval]) -> Interval:
+    """A monotone (increasing or decreasing) function of an interval: the hull of its endpoint values."""
+    low, high = value._mpi_
+    if low == high:
+        return point(ctx, value)
+    return hull(ctx, point(ctx, ctx.make_mpf((low, low))), point(ctx, ctx.make_mpf((high, high))))
+
+
+# Point formulas chosen to avoid cancellation (expm1/log1p near zero); each encloses the true value.
+
+
+def _sinh(ctx: Any, x: Interval) -> Interval:
+    return (ctx.expm1(x) - ctx.expm1(-x)) / 2
+
+
+def _tanh(ctx: Any, x: Interval) -> Interval:
+    if sign(x) == -1:
+        return -_tanh(ctx, -x)
+    grown = ctx.expm1(-2 * x)  # in (-1, 0]: no overflow for large x
+    return -grown / (grown + 2)
+
+
+def _asinh(ctx: Any, x: Interval) -> Interval:
+    if sign(x) == -1:
+        return -_asinh(ctx, -x)
+    square = x * x
+    return ctx.log1p(x + square / (1 + ctx.sqrt(square + 1)))
+
+
+def _acosh(ctx: Any, x: Interval) -> Interval:
+    return ctx.ln(x + ctx.sqrt((x - 1) * (x + 1)))
+
+
+def _atanh(ctx: Any, x: Interval) -> Interval:
+    return ctx.log1p(2 * x / (1 - x)) / 2
+
+
+def _asin(ctx: Any, x: Interval) -> Interval:
+    return ctx.atan2(x, ctx.sqrt((1 - x) * (1 + x)))
+
+
+def _acos(ctx: Any, x: Interval) -> Interval:
+    return ctx.atan2(ctx.sqrt((1 - x) * (1 + x)), x)
+
+
+def _atan(ctx: Any, x: Interval) -> Interval:
+    return ctx.atan2(x, ctx.mpf(1))
+
+
+def _cbrt(ctx: Any, x: Interval) -> Interval:
+    direction = sign(x)
+    if direction == 0:
+        return x
+    root = ctx.exp(ctx.ln(abs(x)) / 3)
+    return -root if direction == -1 else root
+
+
+def _cosh_of_magnitude(ctx: Any, x: Interval) -> Interval:
+    return (ctx.exp(x) + ctx.exp(-x)) / 2
+
+
+def sinh(ctx: Any, x: Interval) -> Interval:
+    return monotone(ctx, x, _sinh)
+
+
+def cosh(ctx: Any, x: Interval) -> Interval:
+    return monotone(ctx, abs(x), _cosh_of_magnitude)
+
+
+def tanh(ctx: Any, x: Interval) -> Interval:
+    return monotone(ctx, x, _tanh)
+
+
+def asinh(ctx: Any, x: Interval) -> Interval:
+    return monotone(ctx, x, _asinh)
+
+
+def acosh(ctx: Any, x: Interval) -> Interval:
+    return monotone(ctx, x, _acosh)
+
+
+def atanh(ctx: Any, x: Interval) -> Interval:
+    return monotone(ctx, x, _atanh)
+
+
+def asin(ctx: Any, x: Interval) -> Interval:
+    return monotone(ctx, x, _asin)
+
+
+def acos(ctx: Any, x: Interval) -> Interval:
+    return monotone(ctx, x, _acos)
+
+
+def atan(ctx: Any, x: Interval) -> Interval:
+    return monotone(ctx, x, _atan)
+
+
+def cbrt(ctx: Any, x: Interval) -> Interval:
+    return monotone(ctx, x, _cbrt)

@@ -1,0 +1,312 @@
+"""The calculator's grammar: tokens to a small tree, with the allow-list and the size limits applied here.
+
+    comparison := sum (("==" | "!=" | "<" | "<=" | ">" | ">=") sum)*     (top level only)
+    sum        := term (("+" | "-") term)*
+    term       := unary (("*" | "/" | "//" | "%") unary)*
+    unary      := ("+" | "-") unary | power
+    power      := postfix (("**" | "^") unary)?                         (right-associative: 2^3^2 = 2^9)
+    postfix    := atom "!"?
+    atom       := NUMBER | CONSTANT | VARIABLE | FUNCTION "(" sum ("," sum)* ")" | "(" sum ")"
+
+This is our own parser, not Python's: user text is never handed to `eval`, `compile` or `ast`, and nothing
+outside this grammar can even be written. Names resolve while parsing (constants, functions with their
+argument counts, caller variables); chains of + and * become one flat node, so the tree is never deeper
+than the nesting the depth limit allows.
+"""
+
+from __future__ import annotations
+
+import keyword
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Final, Union
+
+from deskmcp.servers.calculator.errors import (
+    ARGUMENT,
+    DEPTH_LIMIT,
+    LENGTH_LIMIT,
+    NODE_LIMIT,
+    NOT_ALLOWED,
+    SYNTAX,
+    UNKNOWN_NAME,
+    CalculationError,
+)
+from deskmcp.servers.calculator.exact import parse_literal
+from deskmcp.servers.calculator.functions import CONSTANTS, FUNCTIONS
+from deskmcp.servers.calculator.limits import Limits
+from deskmcp.servers.calculator.tokens import END, NAME, NUMBER, Token, tokenize
+
+COMPARISON_OPERATORS: Final = frozenset({"==", "!=", "<", "<=", ">", ">="})
+_ADDITIVE: Final = frozenset({"+", "-"})
+_MULTIPLICATIVE: Final = frozenset({"*", "/", "//", "%"})
+
+
+@dataclass(slots=True, eq=False)
+class Number:
+    value: Fraction
+    position: int
+
+
+@dataclass(slots=True, eq=False)
+class Constant:
+    name: str
+    position: int
+
+
+@dataclass(slots=True, eq=False)
+class Negate:
+    operand: Node
+    position: int
+
+
+@dataclass(slots=True, eq=False)
+class Chain:
+    """first (op operand)*, left to right: a sum or a product of any length."""
+
+    first: Node
+    rest: tuple[tuple[str, Node, int], ...]
+
+
+@dataclass(slots=True, eq=False)
+class Power:
+    base: Node
+    exponent: Node
+    position: int
+
+
+@dataclass(slots=True, eq=False)
+class Call:
+    function: str
+    arguments: tuple[Node, ...]
+    position: int
+
+
+@dataclass(slots=True, eq=False)
+class Comparison:
+    operands: tuple[Node, ...]
+    operators: tuple[tuple[str, int], ...]
+
+
+Node = Union[Number, Constant, Negate, Chain, Power, Call]  # noqa: UP007 (evaluated at runtime on 3.10)
+
+
+def parse(source: str, limits: Limits, variables: Mapping[str, Fraction]) -> Node | Comparison:
+    """The tree of `source`, or a `CalculationError` saying what is wrong and where."""
+    if len(source) > limits.max_length:
+        detail = (
+            f"the expression has {len(source):,} characters; at most {limits.max_length:,} are accepted. "
+            "Split the calculation into steps."
+        )
+        raise CalculationError(LENGTH_LIMIT, detail)
+    if not source.strip():
+        raise CalculationError(SYNTAX, "the expression is empty.")
+    return _Parser(tokenize(source), limits, variables).comparison()
+
+
+class _Parser:
+    def __init__(self, tokens: list[Token], limits: Limits, variables: Mapping[str, Fraction]) -> None:
+        self.tokens = tokens
+        self.index = 0
+        self.limits = limits
+        self.variables = variables
+        self.depth = 0
+        self.nodes = 0
+
+    # --- bookkeeping ------------------------------------------------------------------------------------
+
+    @property
+    def token(self) -> Token:
+        return self.tokens[self.index]
+
+    def advance(self) -> Token:
+        token = self.tokens[self.index]
+        self.index += 1
+        return token
+
+    def at(self, text: str) -> bool:
+        token = self.tokens[self.index]
+        return token.text == text and token.kind != NAME
+
+    def count(self, position: int) -> None:
+        self.nodes += 1
+        if self.nodes > self.limits.max_nodes:
+            detail = (
+                f"the expression has more than {self.limits.max_nodes:,} numbers, names and operators. "
+                "Split the calculation into steps."
+            )
+            raise CalculationError(NODE_LIMIT, detail, position)
+
+    def enter(self, position: int) -> None:
+        self.depth += 1
+        if self.depth > self.limits.max_depth:
+            detail = f"parentheses, calls, signs and powers nest more than {self.limits.max_depth} levels deep."
+            raise CalculationError(DEPTH_LIMIT, detail, position)
+
+    # --- grammar ----------------------------------------------------------------------------------------
+
+    def comparison(self) -> Node | Comparison:
+        first = self.sum()
+        operands, operators = [first], []
+        while self.token.text in COMPARISON_OPERATORS and self.token.kind != NAME:
+            token = self.advance()
+            self.count(token.position)
+            operators.append((token.text, token.position))
+            operands.append(self.sum())
+        if self.token.kind != END:
+            raise self.unexpected("an operator or the end of the expression")
+        return Comparison(tuple(operands), tuple(operators)) if operators else first
+
+    def sum(self) -> Node:
+        return self.chain(_ADDITIVE, self.term)
+
+    def term(self) -> Node:
+        return self.chain(_MULTIPLICATIVE, self.unary)
+
+    def chain(self, operators: frozenset[str], operand: object) -> Node:
+        first = operand()  # type: ignore[operator]
+        rest = []
+        while self.token.text in operators and self.token.kind != NAME:
+            token = self.advance()
+            self.count(token.position)
+            rest.append((token.text, operand(), token.position))  # type: ignore[operator]
+        return Chain(first, tuple(rest)) if rest else first
+
+    def unary(self) -> Node:
+        if self.at("-") or self.at("+"):
+            token = self.advance()
+            self.enter(token.position)
+            operand = self.unary()
+            self.depth -= 1
+            if token.text == "+":
+                return operand
+            self.count(token.position)
+            return Negate(operand, token.position)
+        return self.power()
+
+    def power(self) -> Node:
+        base = self.postfix()
+        if not self.at("**"):
+            return base
+        token = self.advance()
+        self.count(token.position)
+        self.enter(token.position)
+        exponent = self.unary()
+        self.depth -= 1
+        return Power(base, exponent, token.position)
+
+    def postfix(self) -> Node:
+        node = self.atom()
+        if self.at("!"):
+            token = self.advance()
+            if self.at("!"):
+                detail = "'!!' is ambiguous (double factorial or factorial twice?); write factorial(factorial(n))."
+                raise CalculationError(SYNTAX, detail, token.position)
+            self.count(token.position)
+            node = Call("factorial", (node,), token.position)
+        return node
+
+    def atom(self) -> Node:
+        token = self.token
+        if token.kind == NUMBER:
+            self.advance()
+            self.count(token.position)
+            return Number(parse_literal(token.text, self.limits.max_digits, token.position), token.position)
+        if token.kind == NAME:
+            return self.name()
+        if self.at("("):
+            self.advance()
+            self.enter(token.position)
+            inner = self.sum()
+            self.expect_closing(token.position)
+            self.depth -= 1
+            return inner
+        raise self.unexpected("a number, a name or '('")
+
+    def name(self) -> Node:
+        token = self.advance()
+        name, position = token.text, token.position
+        self.count(position)
+        calling = self.at("(")
+        if name in FUNCTIONS:
+            if not calling:
+                raise CalculationError(SYNTAX, f"{name} is a function; call it like {name}(2).", position)
+            return self.call(name, position)
+        if calling:
+            kind = "a constant" if name in CONSTANTS else "a variable" if name in self.variables else None
+            if kind:
+                detail = f"{name} is {kind}, not a function; write {name}*(...) to multiply."
+                raise CalculationError(SYNTAX, detail, position)
+        if name in CONSTANTS:
+            return Constant(name, position)
+        if name in self.variables:
+            return Number(self.variables[name], position)
+        raise unknown_name(name, position)
+
+    def call(self, name: str, position: int) -> Node:
+        opening = self.advance()
+        self.enter(opening.position)
+        arguments = []
+        if not self.at(")"):
+            arguments.append(self.sum())
+            while self.at(","):
+                self.advance()
+                arguments.append(self.sum())
+        self.expect_closing(opening.position)
+        self.depth -= 1
+        function = FUNCTIONS[name]
+        if len(arguments) < function.minimum or (function.maximum is not None and len(arguments) > function.maximum):
+            raise CalculationError(ARGUMENT, f"{name} takes {_arity(function)}; got {len(arguments)}.", position)
+        return Call(name, tuple(arguments), position)
+
+    def expect_closing(self, opening: int) -> None:
+        if self.at(")"):
+            self.advance()
+            return
+        if self.token.text in COMPARISON_OPERATORS and self.token.kind != NAME:
+            detail = "comparisons are only allowed at the top level, e.g. 2**10 > 1000."
+            raise CalculationError(SYNTAX, detail, self.token.position)
+        if self.token.kind == END:
+            raise CalculationError(SYNTAX, "this '(' is never closed.", opening)
+        raise self.unexpected("')'" if not self.at(",") else "')' (',' separates function arguments only)")
+
+    def unexpected(self, wanted: str) -> CalculationError:
+        token = self.token
+        if token.kind == END:
+            return CalculationError(SYNTAX, f"the expression ends early; expected {wanted}.", token.position)
+        if token.kind == NAME and (keyword.iskeyword(token.text) or keyword.issoftkeyword(token.text)):
+            return unknown_name(token.text, token.position)
+        previous = self.tokens[self.index - 1] if self.index else None
+        if token.kind in (NUMBER, NAME) or token.text == "(":
+            if previous is not None and (previous.kind in (NUMBER, NAME) or previous.text in (")", "!")):
+                detail = f"missing operator before {token.text!r}; write 2*x, not 2x or 2 x."
+                return CalculationError(SYNTAX, detail, token.position)
+        if token.text == "!":
+            return CalculationError(SYNTAX, "'!' (factorial) goes after a number, e.g. 5!.", token.position)
+        return CalculationError(SYNTAX, f"unexpected {token.text!r}; expected {wanted}.", token.position)
+
+
+def _arity(function: object) -> str:
+    minimum, maximum = function.minimum, function.maximum  # type: ignore[attr-defined]
+    if maximum is None:
+        return f"{minimum} or more arguments"
+    if minimum == maximum:
+        return f"{minimum} argument{'s' if minimum != 1 else ''}"
+    return f"{minimum} to {maximum} arguments"
+
+
+def unknown_name(name: str, position: int | None) -> CalculationError:
+    if name.startswith("_"):
+        return CalculationError(NOT_ALLOWED, f"names starting with '_' ({name}) are not supported.", position)
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        detail = f"{name!r} is Python syntax; the calculator evaluates arithmetic only."
+        return CalculationError(NOT_ALLOWED, detail, position)
+    import difflib
+
+    close = difflib.get_close_matches(name, [*FUNCTIONS, *CONSTANTS], n=1)
+    hint = f" Did you mean {close[0]}?" if close else ""
+    detail = (
+        f"{name!r} is not a function or constant here.{hint} Functions: {', '.join(FUNCTIONS)}. "
+        f"Constants: {', '.join(CONSTANTS)}. Other names can be given numbers in `variables`."
+    )
+    return CalculationError(UNKNOWN_NAME, detail, position)

@@ -1,0 +1,188 @@
+"""The calculator's MCP tools: thin adapters over `calculation` and `stats`.
+
+Evaluation starts on the event loop, where a typical expression costs tens of microseconds; as soon as its
+estimated cost passes a one-millisecond slice (or it needs mpmath imported), it is abandoned and run
+again in a worker thread. So cheap calls skip the thread hop and heavy ones never hold up other requests.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Annotated, Literal, TypeVar
+
+import anyio.to_thread
+from deskmcp.servers.calculator.calculation import Answer, calculate
+from deskmcp.servers.calculator.errors import CalculationError
+from deskmcp.servers.calculator.limits import Budget, Limits, Offload
+from deskmcp.servers.calculator.stats import summarize
+from deskmcp.shared.tools import READ_ONLY, StructuredResult, ToolRegistry, tool
+from pydantic import BaseModel, Field, PrivateAttr
+
+T = TypeVar("T")
+
+CALCULATE_DESCRIPTION = """Evaluate a math expression exactly and return its value (never floating point).
+
+Numbers: integers of any size, decimals (0.1 + 0.2 is exactly 0.3), 1e-9, 0xff, 0b1010, 0o17, 1_000_000.
+Operators: + - * / // (floor division) % (remainder, sign of the divisor) ** or ^ (power, right-associative;
+-2^2 = -4), n! (factorial), parentheses; × ÷ − · are accepted too. A comparison (== != < <= > >=, or ≤ ≥ ≠)
+at the top level gives true or false.
+Constants: pi, e, tau. Angles are in radians.
+Functions: abs, round(x, decimals) (halves away from zero), floor, ceil, trunc, min, max, sqrt, cbrt, exp,
+ln, log(x) (natural), log(x, base), log2, log10, sin, cos, tan, asin, acos, atan, atan2(y, x), sinh, cosh,
+tanh, asinh, acosh, atanh, degrees, radians, hypot, factorial, comb, perm, gcd, lcm, isqrt.
+Exact results are given in full: integers, decimals, or fractions such as 1/3 (with a decimal rendering).
+Irrational results are correctly rounded to `precision` significant digits (default {precision}) and marked
+inexact. Real numbers only. Limits: {max_length:,} characters, {max_digits:,} digits per number, about
+{time_limit_ms} ms of arithmetic per call; beyond them the error names the limit."""
+
+STATISTICS_DESCRIPTION = """Descriptive statistics of a list of numbers, exact for exact inputs.
+
+Returns count, sum, mean, median, mode (the most frequent values, if any repeats), min, max, sample variance
+and standard deviation (n - 1), population variance and standard deviation (n), and quantiles (as Python's
+statistics.quantiles). Give numbers as JSON numbers, or as strings to keep every digit ("0.1", "1/3")."""
+
+Numeric = int | float | str
+_FIXED = Limits()  # the limits that are not settings, for the schema
+Precision = Annotated[
+    int | None,
+    Field(
+        ge=1, le=_FIXED.max_precision, description="significant digits of inexact results (default in the description)"
+    ),
+]
+Expression = Annotated[str, Field(description="e.g. (2**64 - 1) / 3, sqrt(2) * sin(pi/4), 10! > 3e6")]
+Variables = Annotated[
+    dict[str, Numeric] | None,
+    Field(description='numbers for names in the expression, e.g. {"x": 2.5, "r": "1/3"}'),
+]
+Base = Annotated[Literal[10, 16, 2, 8], Field(description="write an integer result in this base (16: 0xff)")]
+Data = Annotated[list[Numeric], Field(min_length=1, max_length=_FIXED.max_data, description='e.g. [2, 4.5, "1/3", 10]')]
+Groups = Annotated[
+    int, Field(ge=2, le=100, description="groups the quantiles cut the data into: 4 quartiles, 100 percentiles")
+]
+
+
+class NumberResult(BaseModel):
+    value: str = Field(description="exact: integer, decimal or p/q; otherwise rounded; true/false for comparisons")
+    exact: bool = Field(description="whether value is exact (false: rounded to `precision` significant digits)")
+    decimal: str = Field(description="the value as a decimal to `precision` significant digits")
+
+
+class Calculation(NumberResult, StructuredResult):
+    _text: str = PrivateAttr(default="")
+
+    def render_text(self) -> str:
+        return self._text
+
+
+class Statistics(StructuredResult):
+    count: int
+    sum: NumberResult
+    mean: NumberResult
+    median: NumberResult
+    mode: list[NumberResult] = Field(description="the most frequent values; empty when no value repeats")
+    min: NumberResult
+    max: NumberResult
+    variance: NumberResult | None = Field(default=None, description="sample variance (n - 1); absent for one value")
+    stdev: NumberResult | None = Field(default=None, description="sample standard deviation; absent for one value")
+    pvariance: NumberResult
+    pstdev: NumberResult
+    quantiles: list[NumberResult]
+    _text: str = PrivateAttr(default="")
+
+    def render_text(self) -> str:
+        return self._text
+
+    def model_dump(self, **kwargs: object) -> dict:  # type: ignore[override]
+        kwargs.setdefault("exclude_none", True)  # an absent statistic is left out, never null
+        return super().model_dump(**kwargs)  # type: ignore[arg-type]
+
+
+def _number(answer: Answer) -> NumberResult:
+    return NumberResult(value=answer.value, exact=answer.exact, decimal=answer.decimal)
+
+
+async def run(work: Callable[[Budget], T], limits: Limits) -> T:
+    """`work` on the loop within a short slice, or again in a worker thread if it needs longer."""
+    try:
+        return work(Budget(limits.time_limit_ms, on_loop=True))
+    except Offload:
+        threaded = functools.partial(work, Budget(limits.time_limit_ms, on_loop=False))
+        return await anyio.to_thread.run_sync(threaded, abandon_on_cancel=True)
+
+
+def build_tools(limits: Limits, default_precision: int) -> ToolRegistry:
+    async def calculate_tool(
+        expression: Expression, precision: Precision = None, variables: Variables = None, base: Base = 10
+    ) -> Calculation:
+        def work(budget: Budget) -> Answer:
+            return calculate(
+                expression,
+                precision=precision or default_precision,
+                variables=variables or {},
+                base=base,
+                limits=limits,
+                budget=budget,
+            )
+
+        answer = await run(work, limits)
+        result = Calculation(value=answer.value, exact=answer.exact, decimal=answer.decimal)
+        result._text = answer.text
+        return result
+
+    async def statistics(
+        data: Data,
+        precision: Precision = None,
+        quantiles: Groups = 4,
+        method: Literal["exclusive", "inclusive"] = "exclusive",
+    ) -> Statistics:
+        def work(budget: Budget) -> Statistics:
+            summary = summarize(
+                data,
+                precision=precision or default_precision,
+                groups=quantiles,
+                method=method,
+                limits=limits,
+                budget=budget,
+            )
+            return _statistics_result(summary)
+
+        return await run(work, limits)
+
+    calculate_tool.__doc__ = CALCULATE_DESCRIPTION.format(
+        precision=default_precision,
+        max_length=limits.max_length,
+        max_digits=limits.max_digits,
+        time_limit_ms=limits.time_limit_ms,
+    )
+    statistics.__doc__ = STATISTICS_DESCRIPTION
+    return ToolRegistry(
+        [tool(calculate_tool, name="calculate", annotations=READ_ONLY), tool(statistics, annotations=READ_ONLY)],
+        anticipated=(CalculationError,),
+    )
+
+
+def _statistics_result(summary: object) -> Statistics:
+    fields = {}
+    lines = []
+    for name in Statistics.model_fields:
+        value = getattr(summary, name)
+        if isinstance(value, Answer):
+            fields[name] = _number(value)
+            lines.append(f"{name}: {value.text}")
+        elif isinstance(value, list):
+            fields[name] = [_number(item) for item in value]
+            shown = (
+                ", ".join(item.text for item in value)
+                if value
+                else "none (no value repeats)"
+                if name == "mode"
+                else "none"
+            )
+            lines.append(f"{name}: {shown}")
+        elif value is not None:
+            fields[name] = value
+            lines.append(f"{name}: {value}")
+    result = Statistics(**fields)
+    result._text = "\n".join(lines)
+    return result

@@ -1,0 +1,123 @@
+"""Descriptive statistics of a list of numbers, exact for exact inputs.
+
+Every value is scaled to an integer over one common denominator first, so sorting, sums and sums of squares
+are integer arithmetic (fast, and exact); only the standard deviations, square roots of exact variances,
+may be irrational, and those go through the calculator's own `sqrt`. Quantiles follow Python's
+`statistics.quantiles` (methods "exclusive", its default, and "inclusive").
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from deskmcp.servers.calculator.calculation import Answer, Number, present, present_exact, read_number
+from deskmcp.servers.calculator.errors import ARGUMENT, DIGIT_LIMIT, CalculationError
+from deskmcp.servers.calculator.evaluator import evaluate
+from deskmcp.servers.calculator.exact import digits_of_bits
+from deskmcp.servers.calculator.limits import READ_US_PER_VALUE, Budget, Limits, quadratic_us
+from deskmcp.servers.calculator.parser import Call
+from deskmcp.servers.calculator.parser import Number as NumberNode
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    count: int
+    sum: Answer
+    mean: Answer
+    median: Answer
+    mode: list[Answer]  # the most frequent values, if any value occurs more than once
+    min: Answer
+    max: Answer
+    variance: Answer | None  # sample (n - 1); None for a single value
+    stdev: Answer | None
+    pvariance: Answer  # population (n)
+    pstdev: Answer
+    quantiles: list[Answer]  # cut points into `groups` equal groups; empty for a single value
+
+
+def summarize(
+    data: Sequence[Number], *, precision: int, groups: int, method: str, limits: Limits, budget: Budget
+) -> Summary:
+    if not data:
+        raise CalculationError(ARGUMENT, "data is empty; give at least one number.")
+    if len(data) > limits.max_data:
+        raise CalculationError(ARGUMENT, f"data has {len(data):,} values; at most {limits.max_data:,} are accepted.")
+    budget.allow(len(data) * READ_US_PER_VALUE)  # the limit is for arithmetic, not for reading
+    budget.charge(len(data) * READ_US_PER_VALUE, "reading the data")
+    values = [read_number(raw, limits, f"data[{index}]") for index, raw in enumerate(data)]
+    scale, scaled = _common_denominator(values, limits, budget)
+    scaled.sort()
+    n = len(scaled)
+    total = sum(scaled)
+    squares = sum(x * x for x in scaled)
+    deviation = n * squares - total * total  # n^2 * L^2 * population variance, exactly
+
+    def exact(numerator: int, denominator: int) -> Answer:
+        return present_exact(Fraction(numerator, denominator * scale), precision, budget)
+
+    def root(value: Fraction) -> Answer:
+        outcome = evaluate(Call("sqrt", (NumberNode(value, 0),), 0), precision, limits, budget)
+        return present(outcome, precision, 10, budget)
+
+    middle = n // 2
+    median = exact(scaled[middle], 1) if n % 2 else exact(scaled[middle - 1] + scaled[middle], 2)
+    counts = Counter(scaled)
+    most = max(counts.values())
+    modes = sorted(x for x, count in counts.items() if count == most) if most > 1 else []
+    sample = Fraction(deviation, n * (n - 1) * scale * scale) if n > 1 else None
+    population = Fraction(deviation, n * n * scale * scale)
+    return Summary(
+        count=n,
+        sum=exact(total, 1),
+        mean=exact(total, n),
+        median=median,
+        mode=[exact(x, 1) for x in modes],
+        min=exact(scaled[0], 1),
+        max=exact(scaled[-1], 1),
+        variance=present_exact(sample, precision, budget) if sample is not None else None,
+        stdev=root(sample) if sample is not None else None,
+        pvariance=present_exact(population, precision, budget),
+        pstdev=root(population),
+        quantiles=[exact(q, groups) for q in _quantiles(scaled, groups, method)] if n > 1 else [],
+    )
+
+
+def _common_denominator(values: list[Fraction], limits: Limits, budget: Budget) -> tuple[int, list[int]]:
+    """L and the values times L, as integers; L is refused if it would exceed the digit limit."""
+    scale = 1
+    for value in values:
+        if value.denominator != 1 and scale % value.denominator:
+            scale = math.lcm(scale, value.denominator)
+            if digits_of_bits(scale.bit_length()) > limits.max_digits:
+                detail = (
+                    f"the values' common denominator has more than {limits.max_digits:,} digits "
+                    "(DESKMCP_CALCULATOR_MAX_DIGITS); round some of them."
+                )
+                raise CalculationError(DIGIT_LIMIT, detail)
+    scaled = [value.numerator * (scale // value.denominator) for value in values]
+    size = max(x.bit_length() for x in scaled) * 2 + len(scaled).bit_length()
+    # sort (n log n comparisons), and sums of values and of squares
+    budget.charge(len(scaled) * (len(scaled).bit_length() + 2) * quadratic_us("integer", size) / 20, "the sums")
+    return scale, scaled
+
+
+def _quantiles(data: list[int], groups: int, method: str) -> list[int]:
+    """Python's statistics.quantiles on sorted integers, each result times `groups` (to stay integral)."""
+    count = len(data)
+    cuts = []
+    if method == "inclusive":
+        m = count - 1
+        for i in range(1, groups):
+            j, delta = divmod(i * m, groups)
+            cuts.append(data[j] * (groups - delta) + data[j + 1] * delta)
+        return cuts
+    m = count + 1
+    for i in range(1, groups):
+        j = min(max(i * m // groups, 1), count - 1)
+        delta = i * m - j * groups
+        cuts.append(data[j - 1] * (groups - delta) + data[j] * delta)
+    return cuts

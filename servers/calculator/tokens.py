@@ -1,0 +1,138 @@
+"""The calculator's tokenizer: what characters mean, and a specific refusal for everything else.
+
+Only ASCII letters, digits, operators and a few Unicode maths signs are tokens. Anything that would start a
+Python construct the calculator does not have (strings, subscripts, attributes, assignments, bitwise
+operators) is refused here with a message saying so, before any parsing happens.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final, NamedTuple
+
+from deskmcp.servers.calculator.errors import NOT_ALLOWED, SYNTAX, CalculationError
+
+NUMBER: Final = "number"
+NAME: Final = "name"
+OPERATOR: Final = "operator"
+END: Final = "end"
+
+_DIGITS = r"[0-9](?:_?[0-9])*"
+NUMBER_PATTERN: Final = rf"""
+    0[xX](?:_?[0-9a-fA-F])+ | 0[bB](?:_?[01])+ | 0[oO](?:_?[0-7])+
+    | (?:{_DIGITS}(?:\.(?:{_DIGITS})?)? | \.{_DIGITS}) (?:[eE][+-]?{_DIGITS})?
+"""  # a verbose-mode regular expression
+_PATTERN: Final = re.compile(
+    rf"""
+    (?P<space>[ \t\r\n\u00a0\u2009\u202f]+)
+    |(?P<number>{NUMBER_PATTERN})
+    |(?P<name>[A-Za-z_][A-Za-z0-9_]*)
+    |(?P<operator>\*\*|//|==|!=|<=|>=|[-+*/%^(),<>!×÷−·≤≥≠πτ])
+    """,
+    re.VERBOSE,
+)
+# Unicode spellings and `^` become the canonical operator; π and τ are names.
+_CANONICAL: Final = {
+    "×": "*",
+    "·": "*",
+    "÷": "/",
+    "−": "-",
+    "^": "**",
+    "≤": "<=",
+    "≥": ">=",
+    "≠": "!=",
+}
+_UNICODE_NAMES: Final = {"π": "pi", "τ": "tau"}
+_TWO_CHARACTER_REFUSALS: Final = {
+    "<<": "shift operators are not supported",
+    ">>": "shift operators are not supported",
+    ":=": "assignment is not supported; pass values in `variables`",
+}
+_REFUSALS: Final = {
+    "'": "strings are not part of the calculator language",
+    '"': "strings are not part of the calculator language",
+    "[": "lists and subscripts are not supported; functions take several arguments, e.g. max(1, 2, 3)",
+    "]": "lists and subscripts are not supported; functions take several arguments, e.g. max(1, 2, 3)",
+    "{": "sets and dictionaries are not supported",
+    "}": "sets and dictionaries are not supported",
+    ".": "attribute access is not supported",
+    "=": "assignment is not supported; pass values in `variables`, or compare with ==",
+    ":": "slices, assignments and lambdas are not supported",
+    ";": "only one expression is accepted",
+    "&": "bitwise operators are not supported",
+    "|": "bitwise operators are not supported",
+    "~": "bitwise operators are not supported",
+    "@": "matrix multiplication is not supported",
+    "#": "comments are not supported",
+    "\\": "backslashes are not supported",
+}
+
+
+class Token(NamedTuple):
+    kind: str
+    text: str
+    position: int
+
+
+def tokenize(source: str) -> list[Token]:
+    """The tokens of `source`, ending with an END token."""
+    tokens: list[Token] = []
+    position, length = 0, len(source)
+    match = _PATTERN.match
+    while position < length:
+        found = match(source, position)
+        if found is None:
+            raise _refusal(source, position)
+        kind, text = found.lastgroup, found.group()
+        if kind == NUMBER:
+            _check_number_end(source, found.end(), text, position)
+            tokens.append(Token(NUMBER, text, position))
+        elif kind == NAME:
+            tokens.append(Token(NAME, text, position))
+        elif kind == OPERATOR:
+            if source.startswith(("<<", ">>"), position):
+                raise _refusal(source, position)
+            if text in _UNICODE_NAMES:
+                tokens.append(Token(NAME, _UNICODE_NAMES[text], position))
+            else:
+                tokens.append(Token(OPERATOR, _CANONICAL.get(text, text), position))
+        position = found.end()
+    tokens.append(Token(END, "", length))
+    return tokens
+
+
+def _check_number_end(source: str, end: int, text: str, position: int) -> None:
+    """A number glued to a letter, digit or dot (`2pi`, `1.2.3`, `0x`, `1j`) is refused, not guessed at."""
+    if end >= len(source):
+        return
+    following = source[end]
+    if text.endswith(".") and following.isalpha():
+        raise CalculationError(NOT_ALLOWED, _REFUSALS["."], end - 1)
+    if following.isalnum() or following in "_.":
+        glued = re.match(r"[0-9A-Za-z_.]*", source[end:])
+        word = text + (glued.group() if glued else following)
+        detail = (
+            f"{word!r} is not a number; write an operator between a number and a name (2*pi, not 2pi)"
+            if following.isalpha() and not text.lower().startswith(("0x", "0b", "0o"))
+            else f"{word!r} is not a valid number"
+        )
+        raise CalculationError(SYNTAX, detail, position)
+
+
+def _refusal(source: str, position: int) -> CalculationError:
+    pair = source[position : position + 2]
+    if pair in _TWO_CHARACTER_REFUSALS:
+        return CalculationError(NOT_ALLOWED, _TWO_CHARACTER_REFUSALS[pair], position)
+    character = source[position]
+    if character in _REFUSALS:
+        return CalculationError(NOT_ALLOWED, _REFUSALS[character], position)
+    if character.isascii() and character.isprintable():
+        return CalculationError(SYNTAX, f"unexpected character {character!r}", position)
+    import unicodedata
+
+    name = unicodedata.name(character, "unnamed")
+    detail = (
+        f"unexpected character U+{ord(character):04X} ({name}); the calculator reads ASCII plus the signs "
+        "× ÷ − · ≤ ≥ ≠ π τ"
+    )
+    return CalculationError(NOT_ALLOWED, detail, position)
