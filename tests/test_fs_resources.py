@@ -81,6 +81,17 @@ def test_windows_paths_and_uris_round_trip(path: str, uri: str) -> None:
     assert uri_to_path(uri, windows=True) == path
 
 
+@pytest.mark.parametrize("windows", [False, True])
+def test_child_uris_match_full_conversion(windows: bool) -> None:
+    for root, parts in (("/", ("a b", "c")), ("/srv/x", ("é#", "%")), ("C:\\", ("d", "e f")), ("C:\\w", ("ü",))):
+        if windows != root.startswith("C:"):
+            continue
+        separator = "\\" if windows else "/"
+        full = root.rstrip(separator) + separator + separator.join(parts)
+        base = res.path_to_uri(root, windows=windows)
+        assert res.child_uri(base, parts) == path_to_uri(full, windows=windows)
+
+
 def test_uri_accepts_localhost_and_upper_case_scheme() -> None:
     assert uri_to_path("FILE://localhost/tmp/x", windows=False) == "/tmp/x"
 
@@ -328,6 +339,10 @@ def test_completion_extends_the_path_one_name_at_a_time(tmp_path: Path) -> None:
     assert complete_path(sandbox, RULES, base + "/src/m") == ([base + "/src/main.py", base + "/src/mod.py"], 2)
     assert complete_path(sandbox, RULES, base + "/src/m", limit=1) == ([base + "/src/main.py"], 2)
     assert complete_path(sandbox, RULES, "etc/pass") == ([], 0)
+    (tmp_path / "proj-sibling").mkdir()
+    (tmp_path / "proj-sibling" / "secret.txt").write_text("no")
+    assert complete_path(sandbox, RULES, base + "/../proj-sibling/") == ([], 0)
+    assert complete_path(sandbox, RULES, base + "/src/../../proj-sibling/s") == ([], 0)
 
 
 # --- over pipes, both eras ------------------------------------------------------------------------------

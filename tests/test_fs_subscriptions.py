@@ -224,6 +224,28 @@ async def test_handshake_list_changes_for_created_and_deleted_files_only(tree: P
         assert "new/inside.txt" in names and "c/three.txt" not in names
 
 
+@pytest.mark.anyio
+async def test_client_roots_narrow_resources_and_a_roots_change_is_a_list_change(tree: Path) -> None:
+    warnings.simplefilter("ignore", MCPDeprecationWarning)
+    inbox = Inbox()
+    offered = [types.Root(uri=path_to_uri(tree / "a"), name="a")]
+
+    async def list_roots(context: Any) -> types.ListRootsResult:
+        return types.ListRootsResult(roots=offered)
+
+    async with sdk_session(server(tree), message_handler=inbox.handler, list_roots_callback=list_roots) as session:
+        assert [r.name for r in (await session.list_resources()).resources] == ["one.txt"]
+        with pytest.raises(MCPError, match="not under an allowed directory"):
+            await session.subscribe_resource(path_to_uri(tree / "b" / "two.txt"))
+        offered.append(types.Root(uri=path_to_uri(tree / "b"), name="b"))
+        await session.send_roots_list_changed()
+        await inbox.next(types.ResourceListChangedNotification)
+        assert [r.name for r in (await session.list_resources()).resources] == ["one.txt", "two.txt"]
+        await session.subscribe_resource(path_to_uri(tree / "b" / "two.txt"))
+        write(tree / "b" / "two.txt")
+        assert (await inbox.next(types.ResourceUpdatedNotification)).params.uri == path_to_uri(tree / "b" / "two.txt")
+
+
 def test_watchers_follow_subscriptions_and_are_released(tree: Path) -> None:
     with pipe_server(server(tree)) as pipe:
         pipe.initialize()

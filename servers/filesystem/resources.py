@@ -13,15 +13,15 @@ from __future__ import annotations
 import base64
 import binascii
 import fnmatch
+import functools
 import json
 import mimetypes
 import os
-import posixpath
 import re
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path, PureWindowsPath
 from typing import Final
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 
@@ -62,12 +62,25 @@ MIME_OVERRIDES: Final = {
     ".php": "text/x-php",
     ".sql": "application/sql",
     ".webp": "image/webp",
+    ".gz": "application/gzip",
+    ".bz2": "application/x-bzip2",
+    ".xz": "application/x-xz",
+    ".zst": "application/zstd",
 }
 TEXT_NAMES: Final = frozenset({"Makefile", "Dockerfile", "LICENSE", "README", "CHANGELOG", "Procfile", "Gemfile"})
 OCTET_STREAM: Final = "application/octet-stream"
 BINARY_PREFIXES: Final = ("image/", "audio/", "video/", "font/")
 BINARY_TYPES: Final = frozenset(
-    {"application/pdf", "application/zip", "application/gzip", "application/x-tar", "application/wasm"}
+    {
+        "application/pdf",
+        "application/zip",
+        "application/gzip",
+        "application/x-tar",
+        "application/wasm",
+        "application/x-bzip2",
+        "application/x-xz",
+        "application/zstd",
+    }
 )
 
 
@@ -100,6 +113,12 @@ def path_to_uri(path: str | os.PathLike[str], *, windows: bool = IS_WINDOWS) -> 
     if windows:
         return PureWindowsPath(text).as_uri()
     return "file://" + quote(text.encode("utf-8", "surrogateescape"))
+
+
+def child_uri(base: str, parts: Sequence[str]) -> str:
+    """`path_to_uri(root / *parts)` from `base = path_to_uri(root)`, without going through pathlib per file."""
+    prefix = base if base.endswith("/") else base + "/"
+    return prefix + "/".join(quote(part.encode("utf-8", "surrogateescape")) for part in parts)
 
 
 def uri_to_path(uri: str, *, windows: bool = IS_WINDOWS) -> str:
@@ -149,7 +168,6 @@ def _windows_path(uri: str, host: str, raw: bytes) -> str:
 # --- what counts as a resource --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
 class IgnoreRules:
     """Names and relative paths left out of listings, completion and list-change watching.
 
@@ -157,7 +175,15 @@ class IgnoreRules:
     path below a root (`build/out`, `docs/*.tmp`). `!name` takes a default pattern (such as `.git`) out.
     """
 
-    patterns: tuple[str, ...] = DEFAULT_IGNORES
+    def __init__(self, patterns: Sequence[str] = DEFAULT_IGNORES) -> None:
+        self.patterns = tuple(patterns)
+        names = [p for p in self.patterns if "/" not in p]
+        self._names = frozenset(p for p in names if not _is_glob(p))
+        self._name_globs = _compiled(p for p in names if _is_glob(p))
+        self._path_globs = _compiled(p for p in self.patterns if "/" in p)
+
+    def __repr__(self) -> str:
+        return f"IgnoreRules({self.patterns!r})"
 
     @classmethod
     def parse(cls, text: str | None) -> IgnoreRules:
@@ -171,25 +197,36 @@ class IgnoreRules:
 
     def ignores(self, name: str, relative: str) -> bool:
         """Whether the entry `name`, at `relative` (posix path below its root), is left out."""
-        for pattern in self.patterns:
-            if "/" in pattern:
-                if fnmatch.fnmatchcase(relative, pattern):
-                    return True
-            elif fnmatch.fnmatchcase(name, pattern):
-                return True
-        return False
+        if name in self._names:
+            return True
+        if self._name_globs is not None and self._name_globs(name):
+            return True
+        return self._path_globs is not None and self._path_globs(relative) is not None
 
     def ignores_path(self, parts: Sequence[str]) -> bool:
         """Whether any component of the path below a root is left out (so the path is too)."""
         return any(self.ignores(name, "/".join(parts[: i + 1])) for i, name in enumerate(parts))
 
 
+def _is_glob(pattern: str) -> bool:
+    return any(char in pattern for char in "*?[")
+
+
+def _compiled(patterns: Iterable[str]) -> Callable[[str], re.Match[str] | None] | None:
+    """One matcher for several glob patterns (case-sensitive, like `fnmatch.fnmatchcase`)."""
+    translated = [fnmatch.translate(p) for p in patterns]
+    return re.compile("|".join(translated)).match if translated else None
+
+
+@functools.lru_cache(maxsize=512)
+def _mime_for_suffix(suffix: str) -> str | None:
+    return MIME_OVERRIDES.get(suffix) or _MIME.guess_type("file" + suffix, strict=False)[0]
+
+
 def mime_type(name: str) -> str:
     """The MIME type for a file name, the same on every OS; unknown kinds are application/octet-stream."""
-    suffix = PurePosixPath(name).suffix.lower()
-    if suffix in MIME_OVERRIDES:
-        return MIME_OVERRIDES[suffix]
-    guessed = _MIME.guess_type(name, strict=False)[0]
+    suffix = os.path.splitext(name)[1].lower()
+    guessed = _mime_for_suffix(suffix) if suffix else None
     if guessed:
         return guessed
     return "text/plain" if name in TEXT_NAMES else OCTET_STREAM
@@ -308,16 +345,20 @@ def list_page(
     start = 0
     after: tuple[str, ...] = ()
     if position is not None:
-        start = [str(r) for r in roots].index(position.root)
-        after = position.after
+        names = [str(r) for r in roots]
+        if position.root not in names:
+            msg = "the cursor's root is no longer an allowed directory; start again without a cursor"
+            raise InvalidResource(msg)
+        start, after = names.index(position.root), position.after
     page: list[FileResource] = []
     last = Position("", ())
     for index in range(start, len(roots)):
         root = roots[index]
+        base = path_to_uri(root)
         for parts, size in _walk_root(sandbox, root, after if index == start else (), rules):
             if len(page) == limit:  # one more file exists, so there is a next page
                 return page, last
-            page.append(FileResource(path_to_uri(root.joinpath(*parts)), "/".join(parts), mime_type(parts[-1]), size))
+            page.append(FileResource(child_uri(base, parts), "/".join(parts), mime_type(parts[-1]), size))
             last = Position(str(root), parts)
     return page, None
 
@@ -376,7 +417,7 @@ def read_resource(sandbox: Sandbox, uri: str, limit: int) -> ResourceContent:
         raise ResourceNotFound(msg) from None
     except ToolError as exc:  # grown past the limit since the stat, or refused
         raise ResourceTooLarge(f"{uri}: {exc}") from None
-    return decode_content(uri, posixpath.basename(uri), data)
+    return decode_content(uri, os.path.basename(path), data)
 
 
 def _too_large(uri: str, size: int, limit: int) -> str:
