@@ -113,10 +113,10 @@ def test_make_dirs_and_move(box: Sandbox, tree: Path) -> None:
 def test_walk_is_sorted_depth_first_and_prunable(box: Sandbox, tree: Path) -> None:
     (tree / "root" / "sub" / "deep").mkdir()
     (tree / "root" / "sub" / "deep" / "d.txt").write_text("d")
-    seen = [(relative, depth) for relative, _entry, depth in box.walk(".")]
+    seen = [(relative, depth) for relative, _entry, depth, _dir in box.walk(".")]
     assert seen == [("a.txt", 0), ("sub", 0), ("sub/b.txt", 1), ("sub/deep", 1), ("sub/deep/d.txt", 2)]
-    assert [r for r, _e, _d in box.walk(".", max_depth=1)] == ["a.txt", "sub"]
-    assert [r for r, _e, _d in box.walk(".", descend=lambda rel: rel != "sub/deep")][-1] == "sub/deep"
+    assert [r for r, _e, _d, _h in box.walk(".", max_depth=1)] == ["a.txt", "sub"]
+    assert [r for r, _e, _d, _h in box.walk(".", descend=lambda rel: rel != "sub/deep")][-1] == "sub/deep"
 
 
 # --- sibling folders sharing a prefix (CVE-2025-53110), quotes and whitespace (GHSA-7rgq-gccq-qphx) ----------
@@ -220,7 +220,7 @@ def test_listing_never_reports_outside_link_targets(box: Sandbox, tree: Path) ->
     (tree / "root" / "out").symlink_to(tree / "outside")
     entry = next(e for e in box.list_dir(".") if e.name == "out")
     assert (entry.is_dir, entry.is_file) == (False, False)
-    assert [r for r, _e, _d in box.walk(".")] == ["a.txt", "out", "sub", "sub/b.txt"]  # not entered
+    assert [r for r, _e, _d, _h in box.walk(".")] == ["a.txt", "out", "sub", "sub/b.txt"]  # not entered
 
 
 # --- a parent swapped for a symlink between check and use (GHSA-53mr-w429-c597, GHSA-p9cv-8g75-4xcg) -----------

@@ -103,8 +103,8 @@ def edit(sandbox: Sandbox, path: str, edits: Sequence[tuple[str, str]], dry_run:
 
 
 def list_plain(sandbox: Sandbox, path: str, cap: int) -> str:
-    entries = sandbox.list_dir(path, stat_entries=False)
-    lines = [f"{'[DIR]' if e.is_dir else '[FILE]'} {e.name}" for e in entries[:cap]]
+    entries = sandbox.list_names(path)
+    lines = [f"[DIR] {name}" if is_dir else f"[FILE] {name}" for name, is_dir in entries[:cap]]
     if len(entries) > cap:
         lines.append(f"... and {len(entries) - cap:,} more entries not shown (raise maxResults)")
     return "\n".join(lines) if lines else "(empty directory)"

@@ -31,6 +31,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -271,6 +272,19 @@ class Sandbox:
             entries = self._ops.scandir(handle)
             return sorted((self._entry(where, e, stat_entries) for e in entries), key=lambda e: e.name)
 
+    def list_names(self, path: str | Path) -> list[tuple[str, bool]]:
+        """(name, is a directory) of a directory's entries, sorted; no stat per entry (links resolved inside)."""
+        with self._open_dir(path) as (where, handle):
+            named = [
+                (e.name, e.is_dir(follow_symlinks=False) or self._link_is_dir(where, e))
+                for e in self._ops.scandir(handle)
+            ]
+        named.sort(key=itemgetter(0))
+        return named
+
+    def _link_is_dir(self, where: Located, entry: os.DirEntry[str]) -> bool:
+        return entry.is_symlink() and self._entry(where, entry, False).is_dir
+
     def _entry(self, where: Located, entry: os.DirEntry[str], stat_entries: bool) -> Entry:
         try:
             if not stat_entries and not entry.is_symlink():
@@ -361,48 +375,13 @@ class Sandbox:
         *,
         max_depth: int | None = None,
         descend: Callable[[str], bool] | None = None,
-    ) -> Iterator[tuple[str, os.DirEntry[str], int]]:
-        """(relative path, entry, depth) of everything below a directory, depth first, names sorted.
+    ) -> Iterator[tuple[str, os.DirEntry[str], int, Any]]:
+        """(relative path, entry, depth, directory) of everything below a directory, depth first, names sorted.
 
         Symlinked directories are reported, not entered (no loops, nothing outside). `descend(relative)` may
-        prune a directory; depth 0 is the directory's own entries.
+        prune a directory; depth 0 is the directory's own entries. `directory` is an opaque handle of the
+        directory holding the entry, valid until the walk moves on, for `read_entry`.
         """
-        for relative, entry, depth, _handle in self._walk(path, max_depth, descend):
-            yield relative, entry, depth
-
-    def walk_files(
-        self,
-        path: str | Path,
-        *,
-        accept: Callable[[str], bool],
-        limit: int,
-        descend: Callable[[str], bool] | None = None,
-    ) -> Iterator[tuple[str, bytes | None]]:
-        """(relative path, content) of the regular files below a directory that `accept(relative)` wants.
-
-        Each file is opened from the handle of the directory being walked (no second walk from the root);
-        the content is None for a file over `limit` bytes or one that stopped being a regular file.
-        """
-        for relative, entry, _depth, handle in self._walk(path, None, descend):
-            if entry.is_file(follow_symlinks=False) and accept(relative):
-                yield relative, self._read_at(handle, entry.name, limit)
-
-    def _read_at(self, handle: Any, name: str, limit: int) -> bytes | None:
-        try:
-            fd = self._ops.open_file(handle, name, os.O_RDONLY | dirops.O_NONBLOCK)
-        except OSError:
-            return None
-        with os.fdopen(fd, "rb") as file:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return None
-            try:
-                return _read_capped(file, limit, name)
-            except ToolError:
-                return None
-
-    def _walk(
-        self, path: str | Path, max_depth: int | None, descend: Callable[[str], bool] | None
-    ) -> Iterator[tuple[str, os.DirEntry[str], int, Any]]:
         ops = self._ops
         with self._open_dir(path) as (_where, top):
             stack: list[tuple[Any, str, int, Iterator[os.DirEntry[str]]]] = []
@@ -411,32 +390,57 @@ class Sandbox:
             try:
                 while stack:
                     handle, prefix, depth, entries = stack[-1]
-                    entry = next(entries, None)
-                    if entry is None:
+                    for entry in entries:
+                        relative = prefix + entry.name
+                        yield relative, entry, depth, handle
+                        if max_depth is not None and depth + 1 >= max_depth:
+                            continue
+                        if not _is_plain_dir(entry) or (descend is not None and not descend(relative)):
+                            continue
+                        child = self._open_child(handle, entry.name)
+                        if child is not None:
+                            opened.append(child)
+                            stack.append((child, relative + "/", depth + 1, iter(_sorted_listing(ops, child))))
+                            break
+                    else:
                         stack.pop()
                         if handle is not top:
                             opened.remove(handle)
                             ops.close(handle)
-                        continue
-                    relative = prefix + entry.name
-                    yield relative, entry, depth, handle
-                    if max_depth is not None and depth + 1 >= max_depth:
-                        continue
-                    if not _is_plain_dir(entry) or (descend is not None and not descend(relative)):
-                        continue
-                    try:
-                        child = ops.open_dir(handle, entry.name)
-                    except OSError:
-                        continue  # vanished, unreadable, or swapped for a link since the listing: not entered
-                    opened.append(child)
-                    try:
-                        listing = iter(sorted(ops.scandir(child), key=_by_name))
-                    except OSError:
-                        listing = iter(())
-                    stack.append((child, relative + "/", depth + 1, listing))
             finally:
                 for handle in opened:
                     ops.close(handle)
+
+    def _open_child(self, handle: Any, name: str) -> Any:
+        try:
+            return self._ops.open_dir(handle, name)
+        except OSError:
+            return None  # vanished, unreadable, or swapped for a link since the listing: not entered
+
+    def read_entry(self, directory: Any, name: str, limit: int) -> bytes | None:
+        """Content of a regular file met in a walk, opened from the walked directory (no second walk); None
+        when it is over `limit` bytes or is no longer a regular file."""
+        try:
+            fd = self._ops.open_file(directory, name, os.O_RDONLY | dirops.O_NONBLOCK)
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+                return None
+            chunks = [os.read(fd, st.st_size + 1)]
+            total = len(chunks[0])
+            while total > st.st_size and total <= limit:  # it grew while being read
+                chunk = os.read(fd, limit + 1 - total)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
+            return None if total > limit else b"".join(chunks)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
 
     # --- writing --------------------------------------------------------------------------------------
 
@@ -574,6 +578,13 @@ def _read_capped(handle: IO[bytes], limit: int, path: str | Path) -> bytes:
 
 def _version(st: os.stat_result) -> tuple[int, ...]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _sorted_listing(ops: Any, handle: Any) -> list[os.DirEntry[str]]:
+    try:
+        return sorted(ops.scandir(handle), key=_by_name)
+    except OSError:
+        return []
 
 
 def _by_name(entry: os.DirEntry[str]) -> str:

@@ -60,16 +60,18 @@ def _walk(
     *,
     max_depth: int | None = None,
     glob: Glob | None = None,
-) -> Iterator[tuple[str, Any, int]]:
+) -> Iterator[tuple[str, Any, int, Any]]:
     def descend(relative: str) -> bool:
         return not excludes.excluded(relative) and (glob is None or glob.may_contain(relative))
 
-    for count, (relative, entry, depth) in enumerate(sandbox.walk(path, max_depth=max_depth, descend=descend), 1):
-        if count % 256 == 0:
+    count = 0
+    for item in sandbox.walk(path, max_depth=max_depth, descend=descend):
+        count += 1
+        if count & 255 == 0:
             tick(count)
-        if excludes and excludes.excluded(relative):
+        if excludes and excludes.excluded(item[0]):
             continue
-        yield relative, entry, depth
+        yield item
 
 
 def find_paths(
@@ -80,10 +82,12 @@ def find_paths(
     base = str(_base(sandbox, path))
     max_depth = None if any(None in alt.segments for alt in glob.alternatives) or glob.negated else _levels(glob)
     found = Capped(cap)
-    separator = "/" if "/" in base else "\\"
-    for relative, _entry, _level in _walk(sandbox, path, excludes, tick, max_depth=max_depth, glob=glob):
-        if glob.matches(relative):
-            found.add(base.rstrip(separator) + separator + relative.replace("/", separator))
+    separator = "\\" if "\\" in base and "/" not in base else "/"
+    prefix = base.rstrip(separator) + separator
+    matches = glob.matcher()
+    for relative, _entry, _level, _directory in _walk(sandbox, path, excludes, tick, max_depth=max_depth, glob=glob):
+        if matches(relative):
+            found.add(prefix + (relative if separator == "/" else relative.replace("/", separator)))
     return found
 
 
@@ -101,7 +105,7 @@ def tree(
     top: list[dict[str, Any]] = []
     parents: dict[str, list[dict[str, Any]]] = {"": top}
     shown = more = 0
-    for relative, entry, depth in _walk(sandbox, path, Excludes(exclude), tick, max_depth=max_depth):
+    for relative, entry, depth, _directory in _walk(sandbox, path, Excludes(exclude), tick, max_depth=max_depth):
         parent = relative.rsplit("/", 1)[0] if "/" in relative else ""
         siblings = parents.get(parent)
         if siblings is None or shown >= cap:
@@ -161,19 +165,10 @@ def search_contents(sandbox: Sandbox, path: str, query: ContentQuery, tick: Tick
     base = _base(sandbox, path)
     result = ContentResult(query.cap)
     deadline = time.monotonic() + CONTENT_SEARCH_SECONDS
-    seen = 0
-
-    def accept(relative: str) -> bool:
-        nonlocal seen
-        seen += 1
-        if seen % 64 == 0:
-            tick(seen)
-        return glob.matches(relative) and not excludes.excluded(relative)
-
-    files = sandbox.walk_files(
-        path, accept=accept, limit=MAX_FILE_FOR_CONTENT_SEARCH, descend=lambda relative: not excludes.excluded(relative)
-    )
-    for relative, data in files:
+    for relative, entry, _level, directory in _walk(sandbox, path, excludes, tick):
+        if not entry.is_file(follow_symlinks=False) or not glob.matches(relative):
+            continue
+        data = sandbox.read_entry(directory, entry.name, MAX_FILE_FOR_CONTENT_SEARCH)
         if time.monotonic() > deadline:
             result.timed_out = True
             break
