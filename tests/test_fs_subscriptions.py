@@ -409,6 +409,30 @@ def test_open_notifier_reports_limits_and_skips_vanished_folders(tmp_path: Path,
         watch.open_notifier([str(tmp_path)], recursive=False)
 
 
+@pytest.mark.anyio
+async def test_a_failed_notifier_is_reopened(tmp_path: Path, monkeypatch) -> None:
+    from watchfiles._rust_notify import WatchfilesRustInternalError
+
+    class Failing:
+        def watch(self, *args: Any) -> Any:
+            raise WatchfilesRustInternalError("error in underlying watcher: queue overflow")
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(watch, "RESTART_PAUSE", 0.01)
+    batches: list[Any] = []
+    thread = watch._NotifierThread(Failing(), [str(tmp_path)], False, batches.append)  # type: ignore[arg-type]
+    await anyio.sleep(0.2)  # the thread reopened a real notifier over the folder
+    (tmp_path / "new.txt").write_text("x")
+    with anyio.fail_after(5):
+        while not batches:
+            await anyio.sleep(0.02)
+    thread.stop()
+    await anyio.to_thread.run_sync(thread.join, 2.0)
+    assert any(path.endswith("new.txt") for change, path in batches[0])
+
+
 def test_tree_state_tells_real_list_changes_from_saves(tmp_path: Path) -> None:
     for folder in ("x/y", "x/z", "w", ".git/objects"):
         (tmp_path / folder).mkdir(parents=True)

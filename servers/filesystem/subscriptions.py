@@ -79,7 +79,9 @@ class LiveHub:
         self._tree = WatchSet("tree", self._on_tree_batch, recursive=not per_directory)
         self._tree_state = TreeState(sandbox, rules, budget, per_directory=per_directory)
         self._tree_ready = False
-        self._lock = anyio.Lock()
+        # Separate locks: walking a big tree for list changes must not hold up a subscribe request.
+        self._files_lock = anyio.Lock()
+        self._tree_lock = anyio.Lock()
         self._list_due = anyio.Event()
         self._last_update: dict[str, float] = {}  # uri -> when it was last announced
         self._trailing: set[str] = set()  # URIs with an announcement scheduled
@@ -121,7 +123,7 @@ class LiveHub:
 
     async def subscribe(self, uri: str, session: ServerSession) -> None:
         key, path = await self._check(uri)
-        async with self._lock:
+        async with self._files_lock:
             previous = self._legacy.get(uri)
             self._legacy[uri] = (key, session)
             self._paths[key] = path
@@ -136,7 +138,7 @@ class LiveHub:
                 raise
 
     async def unsubscribe(self, uri: str) -> None:
-        async with self._lock:
+        async with self._files_lock:
             if self._legacy.pop(uri, None) is not None:
                 await self._replan_files()
 
@@ -153,7 +155,7 @@ class LiveHub:
         """Registers one listen stream for as long as it is open."""
         checked = {uri: await self._check(uri) for uri in uris}
         token = object()
-        async with self._lock:
+        async with self._files_lock:
             self._streams[token] = _Stream({uri: key for uri, (key, _) in checked.items()}, list_changes)
             self._paths.update(checked.values())
             try:
@@ -162,16 +164,16 @@ class LiveHub:
                 del self._streams[token]
                 await self._replan_files()
                 raise
-            if list_changes:
-                await self._replan_tree()
+        if list_changes and self._group is not None:
+            self._group.start_soon(self._replan_tree_locked)
         try:
             yield
         finally:
             with anyio.CancelScope(shield=True):
-                async with self._lock:
+                async with self._files_lock:
                     del self._streams[token]
                     await self._replan_files()
-                    await self._replan_tree()
+                await self._replan_tree_locked()
 
     # --- checking and planning --------------------------------------------------------------------------
 
@@ -209,7 +211,7 @@ class LiveHub:
         return keyed
 
     async def _replan_files(self) -> None:
-        """Watch the folders of the subscribed files (call with the lock held)."""
+        """Watch the folders of the subscribed files (call with the files lock held)."""
         keys = self._subscribed()
         self._paths = {key: path for key, path in self._paths.items() if key in keys}
         announced = {uri for uris in keys.values() for uri in uris}
@@ -251,11 +253,11 @@ class LiveHub:
             return False
 
     async def _replan_tree_locked(self) -> None:
-        async with self._lock:
+        async with self._tree_lock:
             await self._replan_tree()
 
     async def _replan_tree(self) -> None:
-        """Watch the tree while someone wants list changes, within the budget (call with the lock held)."""
+        """Watch the tree while someone wants list changes, within the budget (call with the tree lock held)."""
         wanted = self._list_session is not None or any(s.list_changes for s in self._streams.values())
         if not wanted or self._inbox is None:
             self._tree_ready = False
@@ -331,7 +333,7 @@ class LiveHub:
                 changed |= self._ancestors[key]
                 moved_folders = True
         if moved_folders:
-            async with self._lock:
+            async with self._files_lock:
                 await self._replan_files()
         for key in sorted(changed):
             for uri in sorted(keyed.get(key, ())):
@@ -376,7 +378,7 @@ class LiveHub:
                 deleted.append(path)
         if not touched:
             return
-        async with self._lock:
+        async with self._tree_lock:
             if not self._tree_ready:
                 return
             changed = await anyio.to_thread.run_sync(self._tree_state.refresh, list(touched), deleted)
@@ -386,14 +388,15 @@ class LiveHub:
 
     async def _roots_replaced(self) -> None:
         roots = self.sandbox.roots
-        async with self._lock:
+        async with self._files_lock:
             for uri, (key, _) in list(self._legacy.items()):
                 path = self._paths.get(key)
                 if path is None or locate(roots, path) is None:
                     logger.info("subscription to %s ended: no longer under an allowed directory", uri)
                     del self._legacy[uri]
-            self._tree_ready = False
             await self._replan_files()
+        async with self._tree_lock:
+            self._tree_ready = False
             await self._replan_tree()
         self._list_due.set()
 

@@ -31,13 +31,15 @@ from deskmcp.servers.filesystem.resources import IgnoreRules, is_linked, locate
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.shared.tools import ToolError
 from watchfiles import Change
-from watchfiles._rust_notify import RustNotify
+from watchfiles._rust_notify import RustNotify, WatchfilesRustInternalError
 
 logger = logging.getLogger(__name__)
 
 DEBOUNCE_MS: Final = 120
 STEP_MS: Final = 40
 WAIT_FOREVER: Final = 0
+MAX_RESTARTS: Final = 3
+RESTART_PAUSE: Final = 1.0  # seconds
 INOTIFY_WATCHES: Final = Path("/proc/sys/fs/inotify/max_user_watches")
 
 Batch = set[tuple[Change, str]]
@@ -97,14 +99,21 @@ def open_notifier(paths: Collection[str], recursive: bool) -> RustNotify | None:
 
 
 class _NotifierThread:
-    """Runs one notifier until stopped, delivering each batch on the event loop; closes it on exit."""
+    """Runs one notifier until stopped, delivering each batch on the event loop; closes it on exit.
 
-    def __init__(self, notifier: RustNotify, deliver: Deliver, name: str) -> None:
-        self._notifier = notifier
+    A notifier that fails stays failed (watchfiles keeps returning its error), so it is reopened over the
+    same paths, a few times at most.
+    """
+
+    def __init__(
+        self, notifier: RustNotify, paths: Collection[str], recursive: bool, deliver: Deliver, name: str = "watch"
+    ) -> None:
+        self._notifier: RustNotify | None = notifier
+        self._paths, self._recursive = paths, recursive
         self._deliver = deliver
         self._stop = threading.Event()
         self._token = anyio.lowlevel.current_token()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"deskmcp-{name}", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -115,9 +124,21 @@ class _NotifierThread:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        restarts = 0
         try:
-            while not self._stop.is_set():
-                changes = self._notifier.watch(DEBOUNCE_MS, STEP_MS, WAIT_FOREVER, self._stop)
+            while self._notifier is not None and not self._stop.is_set():
+                try:
+                    changes = self._notifier.watch(DEBOUNCE_MS, STEP_MS, WAIT_FOREVER, self._stop)
+                except WatchfilesRustInternalError as exc:
+                    restarts += 1
+                    if restarts > MAX_RESTARTS:
+                        raise
+                    logger.warning("file watcher %s failed (%s); reopening it", self._thread.name, exc)
+                    self._notifier.close()
+                    self._notifier = None
+                    if not self._stop.wait(RESTART_PAUSE):
+                        self._notifier = open_notifier(self._paths, self._recursive)
+                    continue
                 if isinstance(changes, set) and changes and not self._stop.is_set():
                     anyio.from_thread.run_sync(self._deliver, changes, token=self._token)
         except anyio.RunFinishedError:
@@ -125,7 +146,8 @@ class _NotifierThread:
         except Exception:  # the watch ends, the server keeps serving
             logger.warning("file watcher %s stopped after an error", self._thread.name, exc_info=True)
         finally:
-            self._notifier.close()
+            if self._notifier is not None:
+                self._notifier.close()
 
 
 class WatchSet:
@@ -153,7 +175,7 @@ class WatchSet:
             new_thread = None
             notifier = await anyio.to_thread.run_sync(open_notifier, wanted, self.recursive) if wanted else None
             if notifier is not None:
-                new_thread = _NotifierThread(notifier, self._deliver, f"deskmcp-watch-{self.name}")
+                new_thread = _NotifierThread(notifier, wanted, self.recursive, self._deliver, f"watch-{self.name}")
             old, self._thread, self._paths = self._thread, new_thread, wanted
             if old is not None:
                 old.stop()
