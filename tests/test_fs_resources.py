@@ -461,16 +461,20 @@ def test_capabilities_and_a_server_without_roots(tree: Path) -> None:
         assert reply["error"]["code"] == -32002 and "No allowed directories" in reply["error"]["message"]
 
 
-@pytest.mark.parametrize("era", ["legacy", "modern"])
-def test_inspector_lists_and_reads_resources(tree: Path, tmp_path: Path, era: str) -> None:
-    """The Inspector as its users run it: a config entry whose roots (offered in the handshake era) are the tree."""
+def test_inspector_lists_and_reads_resources_in_both_eras(tree: Path, tmp_path: Path) -> None:
+    """Handshake era as an Inspector config entry offering the tree as a root; 2026-07-28 ad hoc."""
     command = server(tree)
     entry = {"command": command[0], "args": command[1:], "roots": [{"uri": path_to_uri(tree), "name": "tree"}]}
     config = tmp_path / "inspector.json"
     config.write_text(json.dumps({"mcpServers": {"fs": entry}}))
-    target = ("--config", str(config), "--server", "fs", "--protocol-era", era)
-    listed = inspector_json([], *target, "--method", "resources/list")
-    assert [r["name"] for r in listed["result"]["resources"]] == EXPECTED_NAMES
     uri = path_to_uri(tree / "notes/todo.md")
-    read = inspector_json([], *target, "--method", "resources/read", "--uri", uri)
-    assert read["result"]["contents"] == [{"uri": uri, "mimeType": "text/markdown", "text": "# todo\n- write tests\n"}]
+    for target, era in (
+        ([], ("--config", str(config), "--server", "fs", "--protocol-era", "legacy")),
+        (command, ("--protocol-era", "modern")),
+    ):
+        listed = inspector_json(target, *era, "--method", "resources/list")
+        assert [r["name"] for r in listed["result"]["resources"]] == EXPECTED_NAMES, era
+        read = inspector_json(target, *era, "--method", "resources/read", "--uri", uri)
+        assert read["result"]["contents"] == [
+            {"uri": uri, "mimeType": "text/markdown", "text": "# todo\n- write tests\n"}
+        ]

@@ -468,7 +468,7 @@ def complete_path(
         return sorted(matches)[:limit], len(matches)
     _, parts = located
     try:
-        entries = sandbox.list_dir(directory)
+        entries = sandbox.list_dir(directory, stat_entries=False)
     except (OSError, ToolError):
         return [], 0
     matches = []

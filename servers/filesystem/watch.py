@@ -246,7 +246,7 @@ class TreeState:
         if located is None:
             return None
         try:
-            entries = self.sandbox.list_dir(folder)
+            entries = self.sandbox.list_dir(folder, stat_entries=False)
         except (OSError, ToolError):
             return None
         parts = located[1]
