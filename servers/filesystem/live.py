@@ -95,9 +95,8 @@ class LiveParts:
     """What the live-resources half adds to the filesystem server's `Service`."""
 
     handlers: dict[str, Any]
-    notification_options: NotificationOptions = field(default_factory=lambda: NotificationOptions())
+    notification_options: NotificationOptions = field(default_factory=NotificationOptions)
     lifespan: Callable[[], AbstractAsyncContextManager[Any]] | None = None
-    hub: LiveHub | None = None
 
 
 def _modern(ctx: Context) -> bool:
@@ -253,5 +252,4 @@ def live_parts(
         handlers=handlers.handlers(),
         notification_options=NotificationOptions(resources_changed=True),
         lifespan=lifespan,
-        hub=handlers.hub,
     )

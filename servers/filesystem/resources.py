@@ -35,6 +35,7 @@ TEMPLATE: Final = "file:///{+path}"
 CURSOR_VERSION: Final = 1
 MAX_COMPLETIONS: Final = 100
 SNIFF_BYTES: Final = 8192
+_SEPARATORS: Final = frozenset("/\\\x00")
 MAX_DEPTH: Final = 256  # deeper than any real tree; stops a walk that a link loop would make endless
 
 # Deterministic MIME types: the interpreter's own table (not /etc/mime.types), plus what it lacks or gets wrong.
@@ -265,8 +266,10 @@ def decode_cursor(cursor: str, roots: Sequence[Path]) -> Position:
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")).decode("utf-8", "surrogateescape"))
         root, after = data["root"], tuple(data["after"])
-        valid = data["v"] == CURSOR_VERSION and isinstance(root, str) and after
-        valid = valid and all(isinstance(p, str) and p not in ("", ".", "..") and "/" not in p for p in after)
+        valid = data["v"] == CURSOR_VERSION and isinstance(root, str) and 0 < len(after) <= MAX_DEPTH
+        valid = valid and all(
+            isinstance(p, str) and p not in ("", ".", "..") and not _SEPARATORS & set(p) for p in after
+        )
     except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
         valid = False
     if not valid:
