@@ -27,7 +27,6 @@ import logging
 import os
 import secrets
 import stat
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -37,31 +36,20 @@ from typing import IO, Any, Final
 
 from deskmcp.servers.filesystem import dirops
 from deskmcp.servers.filesystem.paths import (
-    HOW_TO_CONFIGURE,
     NATIVE,
     AccessDenied,
     Flavour,
     NotFound,
-    check_text,
-    client_root_path,
-    expand_home,
-    fold_for,
-    normalisation_insensitive,
-    spelling,
 )
+from deskmcp.servers.filesystem.rootset import RootSet
 from deskmcp.servers.filesystem.walker import (
     Located,
     Root,
-    RootHandle,
     Walk,
     changed_error,
-    is_within,
-    match_root,
     os_error,
-    outermost,
     require_regular,
     too_big,
-    volume_ignores_case,
 )
 from deskmcp.shared.tools import ToolError
 
@@ -102,60 +90,27 @@ class Sandbox:
         self.read_only = read_only
         self._ops = ops or dirops.native_ops()
         self._flavour: Flavour = NATIVE
-        self._lock = threading.Lock()
+        self._roots = RootSet(self._ops, self._flavour, roots)
         self._listeners: list[Callable[[], None]] = []
-        self._configured: tuple[Root, ...] = outermost(tuple(self._open_configured(r) for r in roots))
-        self._client: tuple[str, ...] | None = None
-        self._effective: tuple[Root, ...] = self._configured
 
     # --- roots ----------------------------------------------------------------------------------------
 
     @property
     def roots(self) -> tuple[Path, ...]:
         """The effective allowed roots: absolute, resolved (configured ∩ client)."""
-        return tuple(root.path for root in self._effective)
+        return tuple(root.path for root in self._roots.effective)
 
     @property
     def configured_roots(self) -> tuple[Path, ...]:
-        return tuple(root.path for root in self._configured)
+        return tuple(root.path for root in self._roots.configured)
 
     def add_roots_listener(self, callback: Callable[[], None]) -> None:
         """`callback()` runs after the effective roots change."""
         self._listeners.append(callback)
 
-    def _open_configured(self, given: str | Path) -> Root:
-        text = expand_home(os.fspath(given))
-        real = os.path.realpath(os.path.abspath(text))
-        try:
-            handle = self._ops.open_root(real)
-        except OSError as exc:
-            msg = f"allowed directory {os.fspath(given)!r} cannot be used: {exc.strerror or exc}"
-            raise ValueError(msg) from None
-        return self._make_root(real, handle, aliases=(os.path.abspath(text),))
-
-    def _make_root(self, real: str, handle: Any, aliases: Sequence[str] = ()) -> Root:
-        fold = fold_for(volume_ignores_case(real), normalisation_insensitive())
-        spellings = tuple(dict.fromkeys(spelling(p, fold, self._flavour) for p in (real, *aliases)))
-        return Root(Path(real), RootHandle(self._ops, handle), spellings)
-
     def set_client_roots(self, uris_or_paths: Sequence[str] | None) -> tuple[Path, ...]:
         """Apply the client's roots (None: it offers none). They narrow the configured roots, never widen them."""
-        if not uris_or_paths:  # no roots offered, or an empty list (as many hosts send): the configured ones
-            uris_or_paths = None
-            effective = self._configured
-        else:
-            found: list[Root] = []
-            for item in uris_or_paths:
-                try:
-                    found.extend(self._client_root(client_root_path(item)))
-                except (ToolError, ValueError, OSError) as exc:
-                    logger.warning("client root %r ignored: %s", item, exc)
-            effective = outermost(tuple(found))
-        with self._lock:
-            changed = [r.path for r in effective] != [r.path for r in self._effective]
-            self._client = None if uris_or_paths is None else tuple(uris_or_paths)
-            self._effective = effective
-        if changed:
+        if self._roots.apply_client(uris_or_paths):
             for callback in list(self._listeners):
                 try:
                     callback()
@@ -163,57 +118,13 @@ class Sandbox:
                     logger.exception("roots listener failed")
         return self.roots
 
-    def _client_root(self, path: str) -> list[Root]:
-        real = os.path.realpath(path)
-        if not self._configured:
-            return [self._make_root(real, self._ops.open_root(real))]
-        inner = [r for r in self._configured if is_within(Path(real), r.path) and r.path != Path(real)]
-        if inner:  # the client root contains configured roots: those are the intersection
-            return inner
-        with self._locate(path, roots=self._configured) as where:
-            if where.name is None:
-                handle = self._ops.dup(where.parent)
-            else:
-                try:
-                    handle = self._ops.open_dir(where.parent, where.name)
-                except OSError as exc:
-                    raise os_error(exc, path, "open") from None
-            return [self._make_root(str(where.path), handle)]
-
     def describe_roots(self) -> str:
-        if self._effective:
-            return ", ".join(map(str, self.roots))
-        if self._configured and self._client is not None:
-            configured = ", ".join(map(str, self.configured_roots))
-            return f"none (the client's roots {list(self._client)} are all outside the configured {configured})"
-        return "none"
+        return self._roots.describe()
 
     def how_to_configure(self) -> str:
-        return str(self._no_roots())
-
-    def _no_roots(self) -> AccessDenied:
-        if self._configured and self._client is not None:
-            msg = (
-                f"No allowed directories: the client's roots {list(self._client)} are all outside the directories "
-                f"this server was started with ({', '.join(map(str, self.configured_roots))})."
-            )
-        else:
-            msg = f"No allowed directories are configured. {HOW_TO_CONFIGURE}"
-        return AccessDenied(msg)
+        return str(self._roots.no_roots())
 
     # --- the walk ---------------------------------------------------------------------------------------
-
-    def _split(self, path: str, roots: tuple[Root, ...]) -> tuple[Root, list[str]]:
-        text = expand_home(check_text(path, self._flavour), self._flavour)
-        anchor, parts = self._flavour.split(text)
-        if not anchor:
-            return roots[0], parts
-        matched = match_root(roots, anchor, parts, self._flavour)
-        if matched is None:
-            allowed = ", ".join(str(r.path) for r in roots)
-            msg = f"{path!r} is outside the allowed directories ({allowed}); use a path inside one of them"
-            raise AccessDenied(msg)
-        return matched
 
     @contextmanager
     def _locate(
@@ -225,11 +136,11 @@ class Sandbox:
         create_dirs: bool = False,
         roots: tuple[Root, ...] | None = None,
     ) -> Iterator[Located]:
-        roots = self._effective if roots is None else roots
+        roots = self._roots.effective if roots is None else roots
         if not roots:
-            raise self._no_roots()
+            raise self._roots.no_roots()
         shown = os.fspath(path) if isinstance(path, Path) else path
-        root, parts = self._split(shown, roots)
+        root, parts = self._roots.split(shown, roots)
         walker = Walk(self._ops, self._flavour, roots, root, shown, create_dirs=create_dirs)
         try:
             yield walker.run(parts, follow=follow, must_exist=must_exist)
@@ -303,7 +214,7 @@ class Sandbox:
         return Entry(entry.name, stat.S_ISDIR(st.st_mode), stat.S_ISREG(st.st_mode), st.st_size, st.st_mtime)
 
     def _stat_parts(self, root: Root, parts: Sequence[str]) -> os.stat_result:
-        walker = Walk(self._ops, self._flavour, self._effective, root, "/".join(parts))
+        walker = Walk(self._ops, self._flavour, self._roots.effective, root, "/".join(parts))
         try:
             where = walker.run(list(parts), follow=True, must_exist=True)
             st = self._ops.stat_dir(where.parent) if where.name is None else self._lstat(where, "")
@@ -555,6 +466,9 @@ class Sandbox:
             except OSError as exc:
                 if exc.errno == errno.EXDEV:
                     msg = f"{source!r} and {destination!r} are on different file systems; nothing was moved"
+                    raise ToolError(msg) from None
+                if exc.errno == errno.EINVAL:
+                    msg = f"cannot move {source!r} into itself ({destination!r}); nothing was moved"
                     raise ToolError(msg) from None
                 raise os_error(exc, destination, "move") from None
             return src.path, dst.path

@@ -1,0 +1,145 @@
+"""The allowed roots as opened directories: the configured ones, and the client's narrowing of them.
+
+Each root is opened once and kept open (`RootHandle`); every operation walks from that handle, so a root
+renamed or replaced by a symlink later does not move the sandbox. Roots inside other roots are dropped, so
+each place has exactly one root to walk from. A path's text is mapped to a root here (`split`), comparing
+only the root prefix loosely, as the root's volume compares names (see `paths`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from deskmcp.servers.filesystem.paths import (
+    HOW_TO_CONFIGURE,
+    AccessDenied,
+    Flavour,
+    check_text,
+    client_root_path,
+    expand_home,
+    fold_for,
+    normalisation_insensitive,
+    spelling,
+)
+from deskmcp.servers.filesystem.walker import (
+    Root,
+    RootHandle,
+    Walk,
+    is_within,
+    match_root,
+    os_error,
+    outermost,
+    volume_ignores_case,
+)
+from deskmcp.shared.tools import ToolError
+
+logger = logging.getLogger(__name__)
+
+
+class RootSet:
+    """Configured roots, the client's roots, and the effective allow-list (their intersection)."""
+
+    def __init__(self, ops: Any, flavour: Flavour, given: Sequence[str | Path]) -> None:
+        self.ops, self.flavour = ops, flavour
+        self.configured: tuple[Root, ...] = outermost(tuple(self._open_configured(root) for root in given))
+        self.client: tuple[str, ...] | None = None
+        self.effective: tuple[Root, ...] = self.configured
+        self._lock = threading.Lock()
+
+    def _open_configured(self, given: str | Path) -> Root:
+        text = expand_home(os.fspath(given), self.flavour)
+        real = os.path.realpath(os.path.abspath(text))
+        try:
+            handle = self.ops.open_root(real)
+        except OSError as exc:
+            msg = f"allowed directory {os.fspath(given)!r} cannot be used: {exc.strerror or exc}"
+            raise ValueError(msg) from None
+        return self._make_root(real, handle, aliases=(os.path.abspath(text),))
+
+    def _make_root(self, real: str, handle: Any, aliases: Sequence[str] = ()) -> Root:
+        fold = fold_for(volume_ignores_case(real), normalisation_insensitive())
+        spellings = tuple(dict.fromkeys(spelling(p, fold, self.flavour) for p in (real, *aliases)))
+        return Root(Path(real), RootHandle(self.ops, handle), spellings)
+
+    # --- the client's roots ---------------------------------------------------------------------------
+
+    def apply_client(self, uris_or_paths: Sequence[str] | None) -> bool:
+        """Narrow to the client's roots; True when the effective roots changed.
+
+        None or an empty list (which many hosts send) means the client offers none: the configured roots.
+        """
+        if not uris_or_paths:
+            client, effective = None, self.configured
+        else:
+            found: list[Root] = []
+            for item in uris_or_paths:
+                try:
+                    found.extend(self._client_root(client_root_path(item)))
+                except (ToolError, ValueError, OSError) as exc:
+                    logger.warning("client root %r ignored: %s", item, exc)
+            client, effective = tuple(uris_or_paths), outermost(tuple(found))
+        with self._lock:
+            changed = [r.path for r in effective] != [r.path for r in self.effective]
+            self.client, self.effective = client, effective
+        return changed
+
+    def _client_root(self, path: str) -> list[Root]:
+        real = os.path.realpath(path)
+        if not self.configured:  # no configured roots: the client's are the allow-list
+            return [self._make_root(real, self.ops.open_root(real))]
+        inner = [r for r in self.configured if is_within(Path(real), r.path) and r.path != Path(real)]
+        if inner:  # the client root contains configured roots: those are the intersection
+            return inner
+        root, parts = self.split(path, self.configured)
+        walk = Walk(self.ops, self.flavour, self.configured, root, path)
+        try:
+            where = walk.run(parts, follow=True, must_exist=True)
+            try:
+                handle = (
+                    self.ops.dup(where.parent) if where.name is None else self.ops.open_dir(where.parent, where.name)
+                )
+            except OSError as exc:
+                raise os_error(exc, path, "open") from None
+            return [self._make_root(str(where.path), handle)]
+        finally:
+            walk.close()
+
+    # --- mapping a path to a root -----------------------------------------------------------------------
+
+    def split(self, path: str, roots: tuple[Root, ...]) -> tuple[Root, list[str]]:
+        """The root a path is under and its components below it; relative paths are under the first root."""
+        text = expand_home(check_text(path, self.flavour), self.flavour)
+        anchor, parts = self.flavour.split(text)
+        if not anchor:
+            return roots[0], parts
+        matched = match_root(roots, anchor, parts, self.flavour)
+        if matched is None:
+            allowed = ", ".join(str(r.path) for r in roots)
+            msg = f"{path!r} is outside the allowed directories ({allowed}); use a path inside one of them"
+            raise AccessDenied(msg)
+        return matched
+
+    # --- telling the user ---------------------------------------------------------------------------------
+
+    def describe(self) -> str:
+        if self.effective:
+            return ", ".join(str(r.path) for r in self.effective)
+        if self.configured and self.client is not None:
+            configured = ", ".join(str(r.path) for r in self.configured)
+            return f"none (the client's roots {list(self.client)} are all outside the configured {configured})"
+        return "none"
+
+    def no_roots(self) -> AccessDenied:
+        if self.configured and self.client is not None:
+            msg = (
+                f"No allowed directories: the client's roots {list(self.client)} are all outside the directories "
+                f"this server was started with ({', '.join(str(r.path) for r in self.configured)})."
+            )
+        else:
+            msg = f"No allowed directories are configured. {HOW_TO_CONFIGURE}"
+        return AccessDenied(msg)
