@@ -408,7 +408,7 @@ class Sandbox:
 
     def _write_temp(self, where: Located, data: bytes, mode: int | None) -> str:
         """A fully written, fsynced temp file beside the target (exclusive create, never a link)."""
-        name = f".{where.name[:200]}.{secrets.token_hex(4)}.deskmcp-tmp"
+        name = f".{where.name[:40]}.{secrets.token_hex(4)}.deskmcp-tmp"  # short: a 255-byte name still fits
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         try:
             fd = self._ops.open_file(where.parent, name, flags, 0o666 if mode is None else 0o600)
