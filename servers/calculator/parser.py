@@ -17,7 +17,7 @@ than the nesting the depth limit allows.
 from __future__ import annotations
 
 import keyword
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final, Union
@@ -105,9 +105,10 @@ def parse(source: str, limits: Limits, variables: Mapping[str, Fraction]) -> Nod
 
 
 class _Parser:
-    def __init__(self, tokens: list[Token], limits: Limits, variables: Mapping[str, Fraction]) -> None:
-        self.tokens = tokens
-        self.index = 0
+    def __init__(self, tokens: Iterator[Token], limits: Limits, variables: Mapping[str, Fraction]) -> None:
+        self.stream = tokens  # read lazily: a refusal never tokenizes the rest of a long input
+        self.token = next(tokens)
+        self.previous: Token | None = None
         self.limits = limits
         self.variables = variables
         self.depth = 0
@@ -115,17 +116,14 @@ class _Parser:
 
     # --- bookkeeping ------------------------------------------------------------------------------------
 
-    @property
-    def token(self) -> Token:
-        return self.tokens[self.index]
-
     def advance(self) -> Token:
-        token = self.tokens[self.index]
-        self.index += 1
+        token = self.previous = self.token
+        if token.kind != END:
+            self.token = next(self.stream)
         return token
 
     def at(self, text: str) -> bool:
-        token = self.tokens[self.index]
+        token = self.token
         return token.text == text and token.kind != NAME
 
     def count(self, position: int) -> None:
@@ -276,7 +274,7 @@ class _Parser:
             return CalculationError(SYNTAX, f"the expression ends early; expected {wanted}.", token.position)
         if token.kind == NAME and (keyword.iskeyword(token.text) or keyword.issoftkeyword(token.text)):
             return unknown_name(token.text, token.position)
-        previous = self.tokens[self.index - 1] if self.index else None
+        previous = self.previous
         if token.kind in (NUMBER, NAME) or token.text == "(":
             if previous is not None and (previous.kind in (NUMBER, NAME) or previous.text in (")", "!")):
                 detail = f"missing operator before {token.text!r}; write 2*x, not 2x or 2 x."

@@ -91,6 +91,8 @@ def _common_denominator(values: list[Fraction], limits: Limits, budget: Budget) 
     scale = 1
     for value in values:
         if value.denominator != 1 and scale % value.denominator:
+            size = scale.bit_length() + value.denominator.bit_length()
+            budget.charge(2 * quadratic_us("gcd", size), "the common denominator of the values")
             scale = math.lcm(scale, value.denominator)
             if digits_of_bits(scale.bit_length()) > limits.max_digits:
                 detail = (

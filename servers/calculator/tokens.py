@@ -8,6 +8,7 @@ operators) is refused here with a message saying so, before any parsing happens.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Final, NamedTuple
 
 from deskmcp.servers.calculator.errors import NOT_ALLOWED, SYNTAX, CalculationError
@@ -74,9 +75,8 @@ class Token(NamedTuple):
     position: int
 
 
-def tokenize(source: str) -> list[Token]:
-    """The tokens of `source`, ending with an END token."""
-    tokens: list[Token] = []
+def tokenize(source: str) -> Iterator[Token]:
+    """The tokens of `source`, ending with an END token; a refusal is raised when the parser reaches it."""
     position, length = 0, len(source)
     match = _PATTERN.match
     while position < length:
@@ -86,19 +86,18 @@ def tokenize(source: str) -> list[Token]:
         kind, text = found.lastgroup, found.group()
         if kind == NUMBER:
             _check_number_end(source, found.end(), text, position)
-            tokens.append(Token(NUMBER, text, position))
+            yield Token(NUMBER, text, position)
         elif kind == NAME:
-            tokens.append(Token(NAME, text, position))
+            yield Token(NAME, text, position)
         elif kind == OPERATOR:
             if source.startswith(("<<", ">>"), position):
                 raise _refusal(source, position)
             if text in _UNICODE_NAMES:
-                tokens.append(Token(NAME, _UNICODE_NAMES[text], position))
+                yield Token(NAME, _UNICODE_NAMES[text], position)
             else:
-                tokens.append(Token(OPERATOR, _CANONICAL.get(text, text), position))
+                yield Token(OPERATOR, _CANONICAL.get(text, text), position)
         position = found.end()
-    tokens.append(Token(END, "", length))
-    return tokens
+    yield Token(END, "", length)
 
 
 def _check_number_end(source: str, end: int, text: str, position: int) -> None:
