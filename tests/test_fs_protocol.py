@@ -212,7 +212,7 @@ def test_long_search_reports_progress_and_stops_when_cancelled(tmp_path: Path) -
             },
         )
         progress = server.wait_notification("notifications/progress", timeout=20)
-        assert progress["params"]["progressToken"] == "search-1" and "files" in progress["params"]["message"]
+        assert progress["params"]["progressToken"] == "search-1" and "entries" in progress["params"]["message"]
         server.notify("notifications/cancelled", {"requestId": request, "reason": "user"})
         cpu_before = _cpu_seconds(server.process.pid)
         time.sleep(0.8)

@@ -237,7 +237,7 @@ def build_tools(sandbox: Sandbox, limits: Limits) -> list[ToolSpec]:
         request = search.ContentQuery(
             query, isRegex, caseSensitive, contextLines, filePattern, excludePatterns, maxResults
         )
-        return listing.content_text(search.search_contents(sandbox, path, request, ticker(ctx, "files")))
+        return listing.content_text(search.search_contents(sandbox, path, request, ticker(ctx, "entries scanned")))
 
     @tool(annotations=READ_ONLY)
     def get_file_info(path: FilePath) -> str:
