@@ -47,8 +47,8 @@ SETTINGS = (
         "TIME_LIMIT_MS",
         "milliseconds of arithmetic one call may use, estimated before each step runs (1-60,000)",
         parser=_whole_number(1, 60_000),
-        default=50,
-        example="50",
+        default=25,
+        example="25",
     ),
 )
 

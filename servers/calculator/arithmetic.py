@@ -339,7 +339,7 @@ class Arithmetic:
                 return -result if base < 0 and p % 2 else result
         self._check_power_magnitude(size, exponent, position)
         x, y = self.interval(size), self.interval(exponent)
-        result = self.function("this power", lambda ctx: x**y, position)
+        result = self.function("this power", lambda ctx: x**y, position, weight=3)
         return -result if base < 0 and p % 2 else result
 
     def _real_power(self, base: Value, exponent: Value, position: int) -> Value:
@@ -355,7 +355,7 @@ class Arithmetic:
             self.undetermined("0 to this power is undefined or infinite", position, DIVISION_BY_ZERO)
         self._check_power_magnitude(base, exponent, position)
         x, y = self.interval(base), self.interval(exponent)
-        return self.function("this power", lambda ctx: x**y, position)
+        return self.function("this power", lambda ctx: x**y, position, weight=3)
 
     def _check_power_magnitude(self, base: Value, exponent: Value, position: int) -> None:
         """|exponent * log10(base)| must stay within max_digits: checked before mpmath is asked."""

@@ -117,7 +117,8 @@ def present(outcome: Outcome, precision: int, base: int, budget: Budget) -> Answ
 def present_exact(value: Fraction, precision: int, budget: Budget, notes: str = "") -> Answer:
     budget.charge(quadratic_us("render", bits(value)), "writing out the result")
     text = exact_text(value)
-    decimal = approximate(value, precision)
+    short_integer = value.denominator == 1 and len(text) - (value < 0) <= precision
+    decimal = text if short_integer else approximate(value, precision)
     if "/" in text:
         return Answer(text, True, decimal, f"{text} ≈ {decimal}{notes}")
     return Answer(text, True, decimal, text + notes)

@@ -92,14 +92,6 @@ class _Walker:
         self.arithmetic = arithmetic
         self.budget = budget
         self.cache = cache
-        self.dispatch: dict[type, Callable[[Any], Value]] = {
-            Number: self.number,
-            Constant: self.constant,
-            Negate: self.negate,
-            Chain: self.chain,
-            Power: self.power,
-            Call: self.call,
-        }
 
     def value(self, node: Node) -> Value:
         key = id(node)
@@ -107,7 +99,7 @@ class _Walker:
         if cached is not None:
             return cached
         self.budget.charge(STEP_US, "this step")
-        result = self.dispatch[type(node)](node)
+        result = _DISPATCH[type(node)](self, node)
         if is_exact(result):
             self.cache[key] = result
         return result
@@ -158,3 +150,13 @@ class _Walker:
         for (symbol, position), left, right in zip(node.operators, values, values[1:], strict=False):
             truth = self.arithmetic.compare(symbol, left, right, position) and truth
         return truth
+
+
+_DISPATCH: Final[dict[type, Callable[[_Walker, Any], Value]]] = {
+    Number: _Walker.number,
+    Constant: _Walker.constant,
+    Negate: _Walker.negate,
+    Chain: _Walker.chain,
+    Power: _Walker.power,
+    Call: _Walker.call,
+}

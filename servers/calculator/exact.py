@@ -51,6 +51,10 @@ def int_to_text(value: int) -> str:
 
 def parse_literal(text: str, max_digits: int, position: int) -> Fraction:
     """The exact value of a number literal (decimal, scientific, 0x/0b/0o; `_` separators allowed)."""
+    if text.isdigit() and len(text) <= _CHUNK:  # the tokenizer admits ASCII digits only
+        if len(text) > max_digits:
+            raise _too_many_digits(text, len(text), max_digits, position)
+        return Fraction(int(text))
     if text[:2].lower() in ("0x", "0b", "0o"):
         value = int(text, 0)
         if digits_of_bits(value.bit_length()) > max_digits:

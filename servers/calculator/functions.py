@@ -65,14 +65,17 @@ def _check_exponent(ar: Arithmetic, x: Value, name: str, position: int) -> None:
         raise CalculationError(DIGIT_LIMIT, detail + " (DESKMCP_CALCULATOR_MAX_DIGITS).", position)
 
 
-def _unary(name: str, compute: Callable[..., Value], special: dict[Fraction, Fraction] | None = None) -> Function:
-    """A one-argument interval function with exact answers at `special` points."""
+def _unary(name: str, compute: Callable[..., Value], special: dict[Fraction, Fraction]) -> Function:
+    """A one-argument function built from mpmath primitives (see `inexact`), exact at `special` points.
+
+    Priced as four primitive calls: two primitives at each end of the argument's interval.
+    """
 
     def apply(ar: Arithmetic, args: list[Value], position: int) -> Value:
         x = args[0]
-        if special and is_exact(x) and x in special:
+        if is_exact(x) and x in special:
             return special[x]
-        return ar.function(name, lambda ctx: compute(ctx, ar.interval(x)), position)
+        return ar.function(name, lambda ctx: compute(ctx, ar.interval(x)), position, weight=4)
 
     return Function(1, 1, apply)
 
@@ -184,7 +187,7 @@ def _isqrt(ar: Arithmetic, args: list[Value], position: int) -> Value:
 # --- roots, exponentials, logarithms ---------------------------------------------------------------------
 
 
-def _root(name: str, degree: int, compute: Callable[..., Value]) -> Apply:
+def _root(name: str, degree: int, compute: Callable[..., Value], weight: float) -> Apply:
     def apply(ar: Arithmetic, args: list[Value], position: int) -> Value:
         x = args[0]
         if degree % 2 == 0:
@@ -194,7 +197,7 @@ def _root(name: str, degree: int, compute: Callable[..., Value]) -> Apply:
             root = rational_root(abs(x), degree)
             if root is not None:
                 return root if x >= 0 else -root
-        return ar.function(name, lambda ctx: compute(ctx, ar.interval(x)), position)
+        return ar.function(name, lambda ctx: compute(ctx, ar.interval(x)), position, weight)
 
     return apply
 
@@ -212,7 +215,7 @@ def _logarithm(ar: Arithmetic, x: Value, base: Value | None, name: str, position
     if base is None:
         if is_exact(x) and x == 1:
             return _ZERO
-        return ar.function(name, lambda ctx: ctx.ln(ar.interval(x)), position)
+        return ar.function(name, lambda ctx: ctx.ln(ar.interval(x)), position, weight=2)
     ar.require(base, f"the base of {name}", "numbers > 0", position, low=_ZERO, open_low=True)
     if is_exact(base) and base == 1:
         raise CalculationError(DOMAIN, f"{name} to base 1 is undefined.", position)
@@ -221,8 +224,9 @@ def _logarithm(ar: Arithmetic, x: Value, base: Value | None, name: str, position
         exact = rational_log(x, base, ar.limits.max_digits)
         if exact is not None:
             return exact
-    numerator = ar.function(name, lambda ctx: ctx.ln(ar.interval(x)), position)
-    return ar.divide(numerator, ar.function(name, lambda ctx: ctx.ln(ar.interval(base)), position), position)
+    numerator = ar.function(name, lambda ctx: ctx.ln(ar.interval(x)), position, weight=2)
+    divisor = ar.function(name, lambda ctx: ctx.ln(ar.interval(base)), position, weight=2)
+    return ar.divide(numerator, divisor, position)
 
 
 def _log(ar: Arithmetic, args: list[Value], position: int) -> Value:
@@ -277,7 +281,7 @@ def _hypot(ar: Arithmetic, args: list[Value], position: int) -> Value:
     total: Value = _ZERO
     for value in args:
         total = ar.add(total, ar.multiply(value, value, position), position)
-    return _root("hypot", 2, lambda ctx, x: ctx.sqrt(x))(ar, [total], position)
+    return _root("hypot", 2, lambda ctx, x: ctx.sqrt(x), weight=1)(ar, [total], position)
 
 
 FUNCTIONS: Final[dict[str, Function]] = {
@@ -288,8 +292,8 @@ FUNCTIONS: Final[dict[str, Function]] = {
     "trunc": _rounding("trunc", math.trunc),
     "min": Function(1, None, _extreme(largest=False)),
     "max": Function(1, None, _extreme(largest=True)),
-    "sqrt": Function(1, 1, _root("sqrt", 2, lambda ctx, x: ctx.sqrt(x))),
-    "cbrt": Function(1, 1, _root("cbrt", 3, inexact.cbrt)),
+    "sqrt": Function(1, 1, _root("sqrt", 2, lambda ctx, x: ctx.sqrt(x), weight=1)),
+    "cbrt": Function(1, 1, _root("cbrt", 3, inexact.cbrt, weight=4)),
     "exp": Function(1, 1, _exp),
     "ln": Function(1, 1, lambda ar, args, position: _logarithm(ar, args[0], None, "ln", position)),
     "log": Function(1, 2, _log),

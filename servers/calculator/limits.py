@@ -31,10 +31,10 @@ QUADRATIC_US: Final = {
 }
 STEP_US: Final = 1.0
 INTERVAL_BASIC_US: Final = 10.0
-INTERVAL_FUNCTION_US: Final = 60.0
-INTERVAL_FUNCTION_PER_100_DIGITS_SQUARED_US: Final = 40.0
+INTERVAL_FUNCTION_US: Final = 100.0
+INTERVAL_FUNCTION_PER_100_DIGITS_SQUARED_US: Final = 50.0
 PARSE_US_PER_CHARACTER: Final = 1.0
-READ_US_PER_VALUE: Final = 20.0  # a statistics value: read, scaled, sorted and summed
+READ_US_PER_VALUE: Final = 10.0  # a statistics value: read, scaled, sorted and summed
 # On the event loop, work estimated above this moves to a worker thread (see `Offload`).
 LOOP_SLICE_US: Final = 1000.0
 
@@ -48,7 +48,7 @@ class Limits:
     max_nodes: int = 2_000  # numbers, names, operators and calls
     max_digits: int = 10_000  # digits of any numerator or denominator; also bounds any value to 10^±max_digits
     max_precision: int = 1_000  # significant digits a caller may ask for
-    time_limit_ms: int = 50  # estimated arithmetic per request
+    time_limit_ms: int = 25  # estimated arithmetic per request
     max_variables: int = 100
     max_data: int = 10_000  # values given to `statistics`
 

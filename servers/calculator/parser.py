@@ -2,10 +2,8 @@
 
     comparison := sum (("==" | "!=" | "<" | "<=" | ">" | ">=") sum)*     (top level only)
     sum        := term (("+" | "-") term)*
-    term       := unary (("*" | "/" | "//" | "%") unary)*
-    unary      := ("+" | "-") unary | power
-    power      := postfix (("**" | "^") unary)?                         (right-associative: 2^3^2 = 2^9)
-    postfix    := atom "!"?
+    product    := unary (("*" | "/" | "//" | "%") unary)*
+    unary      := ("+" | "-") unary | atom "!"? (("**" | "^") unary)?   (right-associative: 2^3^2 = 2^9)
     atom       := NUMBER | CONSTANT | VARIABLE | FUNCTION "(" sum ("," sum)* ")" | "(" sum ")"
 
 This is our own parser, not Python's: user text is never handed to `eval`, `compile` or `ast`, and nothing
@@ -123,8 +121,7 @@ class _Parser:
         return token
 
     def at(self, text: str) -> bool:
-        token = self.token
-        return token.text == text and token.kind != NAME
+        return self.token.text == text  # operator texts never collide with names or numbers
 
     def count(self, position: int) -> None:
         self.nodes += 1
@@ -146,7 +143,7 @@ class _Parser:
     def comparison(self) -> Node | Comparison:
         first = self.sum()
         operands, operators = [first], []
-        while self.token.text in COMPARISON_OPERATORS and self.token.kind != NAME:
+        while self.token.text in COMPARISON_OPERATORS:
             token = self.advance()
             self.count(token.position)
             operators.append((token.text, token.position))
@@ -156,23 +153,28 @@ class _Parser:
         return Comparison(tuple(operands), tuple(operators)) if operators else first
 
     def sum(self) -> Node:
-        return self.chain(_ADDITIVE, self.term)
-
-    def term(self) -> Node:
-        return self.chain(_MULTIPLICATIVE, self.unary)
-
-    def chain(self, operators: frozenset[str], operand: object) -> Node:
-        first = operand()  # type: ignore[operator]
+        first = self.product()
         rest = []
-        while self.token.text in operators and self.token.kind != NAME:
+        while self.token.text in _ADDITIVE:
             token = self.advance()
             self.count(token.position)
-            rest.append((token.text, operand(), token.position))  # type: ignore[operator]
+            rest.append((token.text, self.product(), token.position))
+        return Chain(first, tuple(rest)) if rest else first
+
+    def product(self) -> Node:
+        first = self.unary()
+        rest = []
+        while self.token.text in _MULTIPLICATIVE:
+            token = self.advance()
+            self.count(token.position)
+            rest.append((token.text, self.unary(), token.position))
         return Chain(first, tuple(rest)) if rest else first
 
     def unary(self) -> Node:
-        if self.at("-") or self.at("+"):
-            token = self.advance()
+        """Signs, then an atom with its optional `!` and `**` exponent (so -2**2 is -(2**2))."""
+        token = self.token
+        if token.text in _ADDITIVE:
+            self.advance()
             self.enter(token.position)
             operand = self.unary()
             self.depth -= 1
@@ -180,29 +182,25 @@ class _Parser:
                 return operand
             self.count(token.position)
             return Negate(operand, token.position)
-        return self.power()
-
-    def power(self) -> Node:
-        base = self.postfix()
+        node = self.atom()
+        if self.at("!"):
+            node = self.factorial(node)
         if not self.at("**"):
-            return base
+            return node
         token = self.advance()
         self.count(token.position)
         self.enter(token.position)
         exponent = self.unary()
         self.depth -= 1
-        return Power(base, exponent, token.position)
+        return Power(node, exponent, token.position)
 
-    def postfix(self) -> Node:
-        node = self.atom()
+    def factorial(self, node: Node) -> Node:
+        token = self.advance()
         if self.at("!"):
-            token = self.advance()
-            if self.at("!"):
-                detail = "'!!' is ambiguous (double factorial or factorial twice?); write factorial(factorial(n))."
-                raise CalculationError(SYNTAX, detail, token.position)
-            self.count(token.position)
-            node = Call("factorial", (node,), token.position)
-        return node
+            detail = "'!!' is ambiguous (double factorial or factorial twice?); write factorial(factorial(n))."
+            raise CalculationError(SYNTAX, detail, token.position)
+        self.count(token.position)
+        return Call("factorial", (node,), token.position)
 
     def atom(self) -> Node:
         token = self.token
@@ -261,7 +259,7 @@ class _Parser:
         if self.at(")"):
             self.advance()
             return
-        if self.token.text in COMPARISON_OPERATORS and self.token.kind != NAME:
+        if self.token.text in COMPARISON_OPERATORS:
             detail = "comparisons are only allowed at the top level, e.g. 2**10 > 1000."
             raise CalculationError(SYNTAX, detail, self.token.position)
         if self.token.kind == END:

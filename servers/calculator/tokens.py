@@ -77,27 +77,29 @@ class Token(NamedTuple):
 
 def tokenize(source: str) -> Iterator[Token]:
     """The tokens of `source`, ending with an END token; a refusal is raised when the parser reaches it."""
-    position, length = 0, len(source)
-    match = _PATTERN.match
-    while position < length:
-        found = match(source, position)
-        if found is None:
+    position = 0
+    for found in _PATTERN.finditer(source):
+        start, end = found.span()
+        if start != position:  # finditer skipped something no token matches
             raise _refusal(source, position)
         kind, text = found.lastgroup, found.group()
-        if kind == NUMBER:
-            _check_number_end(source, found.end(), text, position)
-            yield Token(NUMBER, text, position)
-        elif kind == NAME:
-            yield Token(NAME, text, position)
-        elif kind == OPERATOR:
-            if source.startswith(("<<", ">>"), position):
-                raise _refusal(source, position)
+        position = end
+        if kind == OPERATOR:
             if text in _UNICODE_NAMES:
-                yield Token(NAME, _UNICODE_NAMES[text], position)
+                yield Token(NAME, _UNICODE_NAMES[text], start)
+            elif (text == "<" or text == ">") and source.startswith(text, end):
+                raise _refusal(source, start)
             else:
-                yield Token(OPERATOR, _CANONICAL.get(text, text), position)
-        position = found.end()
-    yield Token(END, "", length)
+                yield Token(OPERATOR, _CANONICAL.get(text, text), start)
+        elif kind == NUMBER:
+            if end < len(source):
+                _check_number_end(source, end, text, start)
+            yield Token(NUMBER, text, start)
+        elif kind == NAME:
+            yield Token(NAME, text, start)
+    if position != len(source):
+        raise _refusal(source, position)
+    yield Token(END, "", position)
 
 
 def _check_number_end(source: str, end: int, text: str, position: int) -> None:
