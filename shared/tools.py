@@ -50,6 +50,10 @@ class ToolError(Exception):
     """An expected failure the model can act on; its message becomes the `isError` result's text."""
 
 
+class ToolCancelled(Exception):
+    """Raised in a worker thread by `ToolContext.check_cancelled` once the client has cancelled the request."""
+
+
 class StructuredResult(BaseModel):
     """Base of tool results that carry `structuredContent`; `render_text` is what the model reads."""
 
@@ -72,9 +76,12 @@ class ToolContext:
         await self.request.session.report_progress(progress, total, message)
 
     def check_cancelled(self) -> None:
-        """For work in a worker thread: raise if the client cancelled the request."""
+        """For work in a worker thread: raise `ToolCancelled` if the client cancelled the request.
+
+        The thread was already abandoned (nobody awaits its result); this only makes it stop working.
+        """
         if self.cancelled.is_set():
-            raise anyio.get_cancelled_exc_class()()
+            raise ToolCancelled
 
 
 ToolFunction = Callable[..., Any]

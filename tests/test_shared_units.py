@@ -192,3 +192,25 @@ def test_a_secret_is_masked_in_str_repr_format_and_describe():
         import pickle
 
         pickle.dumps(secret)
+
+
+def test_check_cancelled_raises_in_a_worker_thread_without_an_event_loop():
+    import threading
+
+    from deskmcp.shared.tools import ToolCancelled
+
+    context = ToolContext(request=None)  # type: ignore[arg-type]
+    context.check_cancelled()  # not cancelled: nothing happens
+    context.cancelled.set()
+    raised: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            context.check_cancelled()
+        except BaseException as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert len(raised) == 1 and isinstance(raised[0], ToolCancelled)
