@@ -3,9 +3,9 @@
 Each `WatchSet` keeps one notifier watching exactly the directories it is given, on its own thread, and
 hands batches of changes to the event loop. Changing the set opens the new notifier before the old one
 is closed, so no change falls in between. Timing is chosen for notifications, not for reloaders: the
-notifier wakes every `STEP_MS` (its only idle cost, about 0.1 % of one core), ends a group of changes
-after `STEP_MS` of quiet, and never groups for longer than `DEBOUNCE_MS` (watchfiles' defaults are 50
-and 1600 ms). A change therefore reaches the loop 40 to 80 ms after it happens.
+notifier wakes every `STEP_MS` (its only idle cost: about 0.1 % of a core per watcher), ends a group of
+changes after `STEP_MS` of quiet, and never groups for longer than `DEBOUNCE_MS` (watchfiles' defaults
+are 50 and 1600 ms). A change therefore reaches the loop 40 to 80 ms after it happens.
 
 OS watch limits: inotify (Linux) needs one watch per directory from a per-user pool
 (`fs.inotify.max_user_watches`) and has no recursive mode, so callers choose the directories; FSEvents
