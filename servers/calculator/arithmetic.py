@@ -68,7 +68,7 @@ class Arithmetic:
         self.digits = digits
         self.final = final
         self.max_bits = int(limits.max_digits / LOG10_2)
-        self.magnitude = 0  # largest decimal exponent of an exact number turned into an interval
+        self.magnitude = 0  # largest decimal exponent of an interval, or of an exact number turned into one
         self.notes: list[str] = []
         self._ctx: Any = None
 
@@ -115,6 +115,7 @@ class Arithmetic:
         if direction == 0:
             return value
         limit = self.limits.max_digits
+        self.magnitude = max(self.magnitude, inexact.magnitude(value))
         if inexact.magnitude(value) > limit:
             detail = f"{what} would be about 1e{inexact.magnitude(value)}; values must stay below 1e{limit}"
             raise CalculationError(DIGIT_LIMIT, detail + " (DESKMCP_CALCULATOR_MAX_DIGITS).", position)
@@ -262,9 +263,6 @@ class Arithmetic:
         quotient = self.floor_divide(a, b, position)
         return self.add(a, self.multiply(b, quotient, position), position, subtract=True)
 
-    def negate(self, a: Value) -> Value:
-        return -a
-
     def compare(self, symbol: str, a: Value, b: Value, position: int) -> bool:
         if is_exact(a) and is_exact(b):
             self._charge_exact(a, b, max(bits(a), bits(b)), "this comparison", position, additive=False)
@@ -361,10 +359,10 @@ class Arithmetic:
         """|exponent * log10(base)| must stay within max_digits: checked before mpmath is asked."""
         log_base = _log10_abs(base)
         log_exponent = _log10_abs(exponent)
-        if log_base == 0 or log_exponent + math.log10(abs(log_base) + 1) <= math.log10(self.limits.max_digits):
+        if log_base == 0 or log_exponent + math.log10(abs(log_base)) <= math.log10(self.limits.max_digits):
             return
-        estimate = 10**log_exponent * log_base
-        detail = f"this power would be about 1e{estimate:.0f}; values must stay within 1e±{self.limits.max_digits}"
+        size = f"1e{10**log_exponent * log_base:.0f}" if log_exponent < 300 else "far beyond that"
+        detail = f"this power would be about {size}; values must stay within 1e±{self.limits.max_digits}"
         raise CalculationError(DIGIT_LIMIT, detail + " (DESKMCP_CALCULATOR_MAX_DIGITS).", position)
 
 

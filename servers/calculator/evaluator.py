@@ -16,13 +16,14 @@ from typing import Any, Final
 from deskmcp.servers.calculator import inexact
 from deskmcp.servers.calculator.arithmetic import Arithmetic, Value, is_exact
 from deskmcp.servers.calculator.errors import UNDETERMINED, CalculationError, Undetermined
+from deskmcp.servers.calculator.exact import bits
 from deskmcp.servers.calculator.functions import FUNCTIONS
-from deskmcp.servers.calculator.limits import STEP_US, Budget, Limits
+from deskmcp.servers.calculator.limits import LOG10_2, STEP_US, Budget, Limits, quadratic_us
 from deskmcp.servers.calculator.parser import Call, Chain, Comparison, Constant, Negate, Node, Number, Power
 from deskmcp.servers.calculator.render import Rounded, round_significant
 
 GUARD_DIGITS: Final = 10
-ROUNDS_OF_DOUBLING: Final = 2  # beyond the first round and any magnitude the expression itself needs
+ROUNDS_OF_DOUBLING: Final = 1  # beyond the first round and the magnitudes the expression itself involves
 
 
 @dataclass(slots=True)
@@ -38,24 +39,30 @@ class Outcome:
 
 def evaluate(tree: Node | Comparison, precision: int, limits: Limits, budget: Budget) -> Outcome:
     cache: dict[int, Fraction] = {}
-    digits = precision + GUARD_DIGITS
-    ceiling = digits << ROUNDS_OF_DOUBLING
+    start = precision + GUARD_DIGITS
+    cap = limits.max_digits + start
+    digits, magnitude = start, 0
     while True:
-        final = digits >= ceiling
-        arithmetic = Arithmetic(limits, budget, digits, final=final)
+        # How far to go when a value is indistinguishable from zero: twice the start, plus room for
+        # cancellation between the largest values involved (10**50 + pi - 10**50).
+        ceiling = min((start + 2 * magnitude) << ROUNDS_OF_DOUBLING, cap)
+        arithmetic = Arithmetic(limits, budget, digits, final=digits >= ceiling)
         try:
-            outcome = _round(_Walker(arithmetic, budget, cache), tree, precision, final)
+            outcome = _round(_Walker(arithmetic, budget, cache), tree, precision, arithmetic.final)
         except Undetermined:
             outcome = None
-        if outcome is not None:
+        if isinstance(outcome, Outcome):
             return outcome
-        # An exact number turned into an interval may need its own size in extra digits (10**50 + pi - 10**50).
-        ceiling = max(ceiling, (precision + GUARD_DIGITS + 2 * arithmetic.magnitude) << ROUNDS_OF_DOUBLING)
-        ceiling = min(ceiling, limits.max_digits + precision + GUARD_DIGITS)
-        digits = min(digits * 2 + arithmetic.magnitude, ceiling)
+        magnitude = max(magnitude, arithmetic.magnitude)
+        if outcome is None:
+            ceiling = min((start + 2 * magnitude) << ROUNDS_OF_DOUBLING, cap)
+            digits = min(digits * 2, max(ceiling, digits + 1))
+        else:
+            digits = min(outcome, cap)
 
 
-def _round(walker: _Walker, tree: Node | Comparison, precision: int, final: bool) -> Outcome | None:
+def _round(walker: _Walker, tree: Node | Comparison, precision: int, final: bool) -> Outcome | int | None:
+    """The outcome; or None to retry a value indistinguishable from zero; or the digits a retry needs."""
     if isinstance(tree, Comparison):
         truth = walker.comparison(tree)
         return Outcome(truth=truth, notes=walker.arithmetic.notes)
@@ -63,26 +70,53 @@ def _round(walker: _Walker, tree: Node | Comparison, precision: int, final: bool
     if is_exact(value):
         return Outcome(exact=value, notes=walker.arithmetic.notes)
     low, high = inexact.bounds(value)
+    walker.budget.charge(2 * quadratic_us("render", max(bits(low), bits(high))), "rounding the result")
     if low <= 0 <= high:
-        if not final:
-            return None
-        if inexact.sign(value) == 0:
-            return Outcome(exact=Fraction(0), notes=walker.arithmetic.notes)
-        bound = inexact.magnitude(value) + 1
-        if bound > -precision:
-            detail = (
-                f"the result cancels to within 1e{bound} of zero and its sign could not be decided even with "
-                f"{walker.arithmetic.digits} digits of working precision. Rearrange the expression to avoid "
-                "subtracting nearly equal large numbers."
-            )
-            raise CalculationError(UNDETERMINED, detail)
-        return Outcome(zero_within=bound, notes=walker.arithmetic.notes)
+        return _zero(walker, value, precision) if final else None
     first, last = round_significant(low, precision), round_significant(high, precision)
     if first == last:
         return Outcome(rounded=first, notes=walker.arithmetic.notes)
-    if not final:
-        return None
-    return Outcome(rounded=round_significant((low + high) / 2, precision), notes=walker.arithmetic.notes)
+    ulp = Fraction(10) ** (first.exponent - precision + 1)
+    if high - low <= ulp / 10**GUARD_DIGITS:  # a near-tie: the midpoint rounds faithfully
+        return Outcome(rounded=round_significant((low + high) / 2, precision), notes=walker.arithmetic.notes)
+    digits = walker.arithmetic.digits
+    if digits >= walker.arithmetic.limits.max_digits + precision + GUARD_DIGITS:
+        raise CalculationError(UNDETERMINED, _too_few_digits(first, last, digits))
+    known = _digits_known(low, high)
+    return digits + max(precision + GUARD_DIGITS - known, GUARD_DIGITS)
+
+
+def _zero(walker: _Walker, value: Any, precision: int) -> Outcome:
+    if inexact.sign(value) == 0:
+        return Outcome(exact=Fraction(0), notes=walker.arithmetic.notes)
+    bound = inexact.magnitude(value) + 1
+    if bound > -precision:
+        detail = (
+            f"the result cancels to within 1e{bound} of zero and its sign could not be decided even with "
+            f"{walker.arithmetic.digits} digits of working precision. Rearrange the expression to avoid "
+            "subtracting nearly equal large numbers."
+        )
+        raise CalculationError(UNDETERMINED, detail)
+    return Outcome(zero_within=bound, notes=walker.arithmetic.notes)
+
+
+def _digits_known(low: Fraction, high: Fraction) -> int:
+    """Roughly how many leading significant digits the interval [low, high] (not containing 0) pins down."""
+    smallest = min(abs(low), abs(high))
+    ratio = (high - low) / smallest
+    return max(0, int((ratio.denominator.bit_length() - ratio.numerator.bit_length()) * LOG10_2))
+
+
+def _too_few_digits(first: Rounded, last: Rounded, digits: int) -> str:
+    known = 0
+    if first.exponent == last.exponent:
+        pairs = zip(first.digits, last.digits, strict=False)
+        known = next((index for index, (a, b) in enumerate(pairs) if a != b), min(len(first.digits), len(last.digits)))
+    return (
+        f"only {known} significant digits of the result could be determined with {digits} digits of working "
+        f"precision (the expression loses digits to cancellation). Ask for precision={max(known, 1)} or rearrange "
+        "the expression."
+    )
 
 
 class _Walker:

@@ -1,0 +1,94 @@
+"""The calculator's domain functions without a server: rounding, fallbacks at the precision cap, the cost
+budget, number reading and big-number text."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from deskmcp.servers.calculator.calculation import Answer, calculate, read_number
+from deskmcp.servers.calculator.errors import CalculationError
+from deskmcp.servers.calculator.exact import int_from_digits, int_to_text, rational_log, rational_root
+from deskmcp.servers.calculator.limits import Budget, Limits, Offload
+from deskmcp.servers.calculator.render import approximate, exact_text
+
+
+def run(expression: str, precision: int = 15, limits: Limits | None = None, on_loop: bool = False) -> Answer:
+    limits = limits or Limits()
+    budget = Budget(limits.time_limit_ms, on_loop=on_loop)
+    return calculate(expression, precision=precision, variables={}, base=10, limits=limits, budget=budget)
+
+
+def error(expression: str, **options: object) -> str:
+    with pytest.raises(CalculationError) as caught:
+        run(expression, **options)  # type: ignore[arg-type]
+    return str(caught.value)
+
+
+def test_rounding_is_half_to_even_on_exact_values() -> None:
+    assert approximate(Fraction(25, 100), 1) == "0.2"
+    assert approximate(Fraction(35, 100), 1) == "0.4"
+    assert approximate(Fraction(-25, 100), 1) == "-0.2"
+    assert approximate(Fraction(999_999, 1), 3) == "1e+6"
+    assert approximate(Fraction(1, 3), 5) == "0.33333"
+    assert approximate(Fraction(2, 3 * 10**9), 3) == "6.67e-10"
+
+
+def test_an_inexact_value_on_a_rounding_tie_is_rounded_faithfully() -> None:
+    assert run("sin(pi/6) / 2", precision=1).value == "0.2"  # 0.25 exactly, half to even
+    assert run("sin(pi/6) * 3", precision=1).value == "2"  # 1.5, half to even
+
+
+def test_results_that_cannot_be_pinned_down_are_refused_or_bounded() -> None:
+    small = Limits(max_digits=100)
+    message = error("(10**99 + 10**-20 * pi) - 10**99", limits=small)
+    assert message.startswith("Undetermined: only ") and "Ask for precision=" in message
+    zero = run("(10**99 + 10**-99 * pi) - 10**99", limits=small)
+    assert (zero.value, zero.exact) == ("0", False) and zero.text.startswith("≈ 0 (|value| < 1e-")
+
+
+def test_exact_text_of_large_and_long_values() -> None:
+    big = 7**20_000  # 16,902 digits: past CPython's 4,300-digit str() guard
+    text = int_to_text(big)
+    assert len(text) == 16_902 and text.endswith(str(big % 10**30).rjust(30, "0"))
+    assert text.startswith(str(big // 10**16_872)) and int_from_digits(text) == big
+    assert exact_text(Fraction(1, 2**100)).endswith("e-31")
+    assert exact_text(Fraction(1, 3)) == "1/3"
+    assert exact_text(Fraction(-5, 2)) == "-2.5"
+
+
+def test_rational_roots_and_logarithms() -> None:
+    assert rational_root(Fraction(27, 8), 3) == Fraction(3, 2)
+    assert rational_root(Fraction(2), 2) is None
+    assert rational_log(Fraction(1, 1000), Fraction(10), 10_000) == -3
+    assert rational_log(Fraction(4), Fraction(8), 10_000) == Fraction(2, 3)
+    assert rational_log(Fraction(3), Fraction(2), 10_000) is None
+
+
+def test_cheap_work_stays_on_the_loop_and_heavy_work_asks_for_a_thread() -> None:
+    assert run("2*(3+4)**2/7", on_loop=True).value == "14"
+    with pytest.raises(Offload):
+        run("factorial(3000)", on_loop=True)
+    assert len(run("factorial(3000)").value) == 9131
+
+
+def test_the_budget_refuses_before_running() -> None:
+    budget = Budget(1, on_loop=False)
+    budget.charge(900, "a step")
+    with pytest.raises(CalculationError) as caught:
+        budget.charge(200, "the next step", 4)
+    assert caught.value.kind == "Time limit" and caught.value.position == 4
+    assert budget.spent_us == 900  # the refused step was not counted as done
+
+
+def test_reading_numbers_exactly() -> None:
+    limits = Limits()
+    assert read_number(0.1, limits, "x") == Fraction(1, 10)
+    assert read_number(-524.071, limits, "x") == Fraction(-524071, 1000)
+    assert read_number(1e300, limits, "x") == 10**300
+    assert read_number(" −1/3 ", limits, "x") == Fraction(-1, 3)
+    assert read_number("0x_ff", limits, "x") == 255
+    assert read_number(2**64, limits, "x") == 2**64
+    for bad in (True, float("nan"), "1/0", "2+2", "1e", ""):
+        with pytest.raises(CalculationError):
+            read_number(bad, limits, "x")  # type: ignore[arg-type]
