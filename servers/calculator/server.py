@@ -17,11 +17,12 @@ import anyio.to_thread
 from deskmcp.servers.calculator.calculation import Answer, calculate
 from deskmcp.servers.calculator.errors import CalculationError
 from deskmcp.servers.calculator.limits import Budget, Limits, Offload
-from deskmcp.servers.calculator.stats import summarize
+from deskmcp.servers.calculator.stats import Summary, summarize
 from deskmcp.shared.tools import READ_ONLY, StructuredResult, ToolRegistry, tool
 from pydantic import BaseModel, Field, PrivateAttr
 
 T = TypeVar("T")
+_EMPTY = {"mode": "none (no value repeats)"}
 
 CALCULATE_DESCRIPTION = """Evaluate a math expression exactly and return its value (never floating point).
 
@@ -175,8 +176,8 @@ def build_tools(limits: Limits, default_precision: int) -> ToolRegistry:
     )
 
 
-def _statistics_result(summary: object) -> Statistics:
-    fields = {}
+def _statistics_result(summary: Summary) -> Statistics:
+    fields: dict[str, object] = {}
     lines = []
     for name in Statistics.model_fields:
         value = getattr(summary, name)
@@ -185,13 +186,7 @@ def _statistics_result(summary: object) -> Statistics:
             lines.append(f"{name}: {value.text}")
         elif isinstance(value, list):
             fields[name] = [_number(item) for item in value]
-            shown = (
-                ", ".join(item.text for item in value)
-                if value
-                else "none (no value repeats)"
-                if name == "mode"
-                else "none"
-            )
+            shown = ", ".join(item.text for item in value) or _EMPTY.get(name, "none")
             lines.append(f"{name}: {shown}")
         elif value is not None:
             fields[name] = value
