@@ -274,6 +274,7 @@ TABLE: list[Case] = [
     Case("degrees(0)", 0),
     Case("atan2(0, 1)", 0),
     Case("0 * pi", 0),
+    Case("e**0", 1),
     # exact results of inexact values, once decidable
     Case("floor(pi * 10**10)", 31415926535),
     Case("floor(e * 10**20)", 271828182845904523536),
@@ -356,6 +357,8 @@ TABLE: list[Case] = [
     Case("radians(45)", dec(lambda: PI / 4)),
     Case("cbrt(2)", dec(lambda: D(2) ** (D(1) / 3))),
     Case("cbrt(-2)", dec(lambda: -(D(2) ** (D(1) / 3)))),
+    Case("(-2)**(1/3)", dec(lambda: -(D(2) ** (D(1) / 3)))),
+    Case("pi**1", PI),
     Case("2**0.5", SQRT2),
     Case("2**pi", dec(lambda: (PI * LN2).exp())),
     Case("pi**2", dec(lambda: PI * PI)),

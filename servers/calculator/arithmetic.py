@@ -309,6 +309,8 @@ class Arithmetic:
             size = self.sized(_power_bits(abs(top), n), _power_bits(bottom, n), "this power", position)
             self.budget.charge(quadratic_us("power", size), "this power", position)
             return base**n
+        if n in (0, 1):
+            return _ONE if n == 0 else base  # x**0 is exactly 1 even when x is irrational
         direction = inexact.sign(base)
         if n < 0 and direction is None:
             self.undetermined("the base of this negative power is zero to within its error", position)
