@@ -498,6 +498,12 @@ def test_configured_root_must_exist() -> None:
         Sandbox(["/no/such/dir"])
 
 
+def test_an_unusable_root_is_left_out_when_not_strict(tmp_path: Path) -> None:
+    box = Sandbox([tmp_path, "/no/such/dir"], strict=False)
+    assert box.roots == (tmp_path.resolve(),)
+    assert len(box.unusable_roots) == 1 and "'/no/such/dir' cannot be used" in box.unusable_roots[0]
+
+
 def test_nested_roots_collapse_and_aliases_match(tmp_path: Path) -> None:
     (tmp_path / "real" / "inner").mkdir(parents=True)
     (tmp_path / "alias").symlink_to(tmp_path / "real")

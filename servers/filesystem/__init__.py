@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,9 +16,11 @@ from deskmcp.servers.filesystem import live
 from deskmcp.servers.filesystem.roots import ClientRoots, configured_roots
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.tools import Limits, build_tools, refuse_writes
-from deskmcp.shared.app import Config, ServerSpec, Service, StartupError
+from deskmcp.shared.app import Config, ServerSpec, Service
 from deskmcp.shared.settings import Setting
 from deskmcp.shared.tools import ToolRegistry
+
+logger = logging.getLogger(__name__)
 
 
 def _positive_int(text: str) -> int:
@@ -66,10 +69,11 @@ def _gate_on_roots(call_tool: Any, client_roots: ClientRoots) -> Any:
 def create(config: Config) -> Service:
     settings: Mapping[str, Any] = config.settings
     roots = configured_roots(config.args.directories, settings.get("ROOTS"))
-    try:
-        sandbox = Sandbox(roots, read_only=config.args.read_only)
-    except ValueError as exc:
-        raise StartupError(str(exc)) from None
+    # A missing directory (an unmounted drive, a typo) must not take the whole server down in the host:
+    # it is left out, said on stderr, and named by list_allowed_directories and the no-roots error.
+    sandbox = Sandbox(roots, read_only=config.args.read_only, strict=False)
+    for reason in sandbox.unusable_roots:
+        logger.warning("%s; serving without it", reason)
     registry = ToolRegistry(build_tools(sandbox, Limits(max_read_bytes=settings["MAX_READ_BYTES"])))
     client_roots = ClientRoots(sandbox)
     call_tool = refuse_writes(registry.on_call_tool) if sandbox.read_only else registry.on_call_tool

@@ -176,5 +176,6 @@ def file_info(st: os.stat_result) -> str:
 def allowed(sandbox: Sandbox) -> str:
     roots = sandbox.roots
     if roots:
-        return "Allowed directories:\n" + "\n".join(map(str, roots))
+        unusable = "".join(f"\nNot available: {reason}" for reason in sandbox.unusable_roots)
+        return "Allowed directories:\n" + "\n".join(map(str, roots)) + unusable
     return f"Allowed directories: {sandbox.describe_roots()}.\n{sandbox.how_to_configure()}"

@@ -44,9 +44,19 @@ logger = logging.getLogger(__name__)
 class RootSet:
     """Configured roots, the client's roots, and the effective allow-list (their intersection)."""
 
-    def __init__(self, ops: Any, flavour: Flavour, given: Sequence[str | Path]) -> None:
+    def __init__(self, ops: Any, flavour: Flavour, given: Sequence[str | Path], *, strict: bool = True) -> None:
+        """`strict`: an unusable configured root raises; otherwise it is left out and listed in `unusable`."""
         self.ops, self.flavour = ops, flavour
-        self.configured: tuple[Root, ...] = outermost(tuple(self._open_configured(root) for root in given))
+        self.unusable: list[str] = []
+        opened: list[Root] = []
+        for root in given:
+            try:
+                opened.append(self._open_configured(root))
+            except ValueError as exc:
+                if strict:
+                    raise
+                self.unusable.append(str(exc))
+        self.configured: tuple[Root, ...] = outermost(tuple(opened))
         self.client: tuple[str, ...] | None = None
         self.effective: tuple[Root, ...] = self.configured
         self._lock = threading.Lock()
@@ -140,6 +150,8 @@ class RootSet:
                 f"No allowed directories: the client's roots {list(self.client)} are all outside the directories "
                 f"this server was started with ({', '.join(str(r.path) for r in self.configured)})."
             )
+        elif self.unusable:
+            msg = f"No allowed directories: {'; '.join(self.unusable)}. {HOW_TO_CONFIGURE}"
         else:
             msg = f"No allowed directories are configured. {HOW_TO_CONFIGURE}"
         return AccessDenied(msg)

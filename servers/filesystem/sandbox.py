@@ -86,14 +86,22 @@ class _Raced(Exception):
 class Sandbox:
     """Confined file access under the allowed roots (configured, narrowed by the client's roots)."""
 
-    def __init__(self, roots: Sequence[str | Path], *, read_only: bool = False, ops: Any = None) -> None:
+    def __init__(
+        self, roots: Sequence[str | Path], *, read_only: bool = False, ops: Any = None, strict: bool = True
+    ) -> None:
+        """`strict=False` leaves out configured roots that cannot be opened (`unusable_roots`) instead of raising."""
         self.read_only = read_only
         self._ops = ops or dirops.native_ops()
         self._flavour: Flavour = NATIVE
-        self._roots = RootSet(self._ops, self._flavour, roots)
+        self._roots = RootSet(self._ops, self._flavour, roots, strict=strict)
         self._listeners: list[Callable[[], None]] = []
 
     # --- roots ----------------------------------------------------------------------------------------
+
+    @property
+    def unusable_roots(self) -> tuple[str, ...]:
+        """Why each configured root that could not be opened was left out."""
+        return tuple(self._roots.unusable)
 
     @property
     def roots(self) -> tuple[Path, ...]:
