@@ -67,6 +67,7 @@ class ServerSpec:
     create: Callable[[Config], Service]
     settings: tuple[Setting, ...] = ()
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    describe: Callable[[Config], str] | None = None  # more for --check-config, from the command line too
 
 
 class StartupError(Exception):

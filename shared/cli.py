@@ -122,6 +122,10 @@ def run_server(spec: ServerSpec, argv: Sequence[str]) -> int:
     if args.check_config:
         print(describe_settings(spec.name, spec.settings, settings))
         print(f"{MAX_LINE_VARIABLE} = {max_line}\n{GRACE_VARIABLE} = {grace}")
+        if spec.describe:
+            from deskmcp.shared.app import Config
+
+            print(spec.describe(Config(args, settings)))
         return 0
     return _serve(spec, args, settings, max_line, grace)
 

@@ -255,3 +255,14 @@ def test_inspector_lists_strict_schemas_and_calls_a_tool(root: Path, era: str) -
         "--protocol-era", era,
     )  # fmt: skip
     assert called["result"]["content"][0]["text"] == "alpha"
+
+
+def test_check_config_shows_the_effective_directories(tmp_path: Path, root: Path) -> None:
+    import subprocess
+    from pipes import host_env
+
+    command = deskmcp_command("filesystem", str(root), str(tmp_path / "gone"), "--read-only", "--check-config")
+    completed = subprocess.run(command, capture_output=True, text=True, env=host_env(), timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert f"allowed directories:\n  {root.resolve()}\n  not available:" in completed.stdout
+    assert "read-only: yes" in completed.stdout

@@ -88,10 +88,22 @@ def create(config: Config) -> Service:
     )
 
 
+def describe(config: Config) -> str:
+    """The effective allowed directories, for --check-config."""
+    roots = configured_roots(config.args.directories, config.settings.get("ROOTS"))
+    sandbox = Sandbox(roots, read_only=config.args.read_only, strict=False)
+    lines = ["allowed directories:", *(f"  {root}" for root in sandbox.roots)]
+    lines += [f"  not available: {reason}" for reason in sandbox.unusable_roots]
+    if not sandbox.roots and not sandbox.unusable_roots:
+        lines.append("  none (clients that offer roots supply them; see --help)")
+    return "\n".join([*lines, f"read-only: {'yes' if sandbox.read_only else 'no'}"])
+
+
 SPEC = ServerSpec(
     name="filesystem",
     description="Files under allowed directories: the reference server's tools, confined, plus live resources.",
     create=create,
     settings=SETTINGS,
     add_arguments=add_arguments,
+    describe=describe,
 )
