@@ -14,7 +14,6 @@ from deskmcp.servers.filesystem import resources as res
 from deskmcp.servers.filesystem.live import parse_size
 from deskmcp.servers.filesystem.resources import (
     IgnoreRules,
-    InvalidResource,
     Position,
     ResourceNotFound,
     ResourceTooLarge,
@@ -23,11 +22,10 @@ from deskmcp.servers.filesystem.resources import (
     decode_cursor,
     encode_cursor,
     list_page,
-    path_to_uri,
     read_resource,
-    uri_to_path,
 )
 from deskmcp.servers.filesystem.sandbox import Sandbox
+from deskmcp.servers.filesystem.uris import InvalidResource, path_to_uri, uri_to_path
 
 RULES = IgnoreRules()
 

@@ -16,9 +16,10 @@ import anyio
 import mcp.types as types
 import pytest
 from deskmcp.servers.filesystem import watch
-from deskmcp.servers.filesystem.resources import IgnoreRules, path_to_uri
+from deskmcp.servers.filesystem.resources import IgnoreRules
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.subscriptions import LiveHub
+from deskmcp.servers.filesystem.uris import path_to_uri
 from deskmcp.servers.filesystem.watch import TreeState, WatchLimitReached
 from mcp import MCPError
 from mcp.client.subscriptions import ResourcesListChanged, ResourceUpdated

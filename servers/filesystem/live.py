@@ -20,7 +20,6 @@ import mcp.types as types
 from deskmcp.servers.filesystem.resources import (
     TEMPLATE,
     IgnoreRules,
-    InvalidResource,
     ResourceNotFound,
     ResourceTooLarge,
     complete_path,
@@ -31,6 +30,7 @@ from deskmcp.servers.filesystem.resources import (
 )
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.subscriptions import LiveHub, SubscriptionRefused
+from deskmcp.servers.filesystem.uris import InvalidResource
 from deskmcp.servers.filesystem.watch import default_watch_budget, os_watch_limit, tree_watch_mode
 from deskmcp.shared.settings import Setting
 from mcp.server import ServerRequestContext

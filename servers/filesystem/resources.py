@@ -13,23 +13,21 @@ from __future__ import annotations
 import base64
 import binascii
 import fnmatch
-import functools
 import json
-import mimetypes
 import os
 import re
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PureWindowsPath
+from pathlib import Path
 from typing import Final
-from urllib.parse import quote, unquote_to_bytes, urlsplit
 
+from deskmcp.servers.filesystem.filetypes import OCTET_STREAM, is_binary_type, mime_type
 from deskmcp.servers.filesystem.paths import AccessDenied, NotFound
 from deskmcp.servers.filesystem.sandbox import Sandbox
+from deskmcp.servers.filesystem.uris import IS_WINDOWS, InvalidResource, child_uri, path_to_uri, uri_to_path
 from deskmcp.shared.tools import ToolError
 
-IS_WINDOWS: Final = os.name == "nt"
 DEFAULT_IGNORES: Final = (".git", ".hg", ".svn", ".bzr", "_darcs", "CVS", ".jj", ".pijul", ".fossil-settings")
 TEMPLATE: Final = "file:///{+path}"
 CURSOR_VERSION: Final = 1
@@ -38,56 +36,6 @@ SNIFF_BYTES: Final = 8192
 _SEPARATORS: Final = frozenset("/\\\x00")
 MAX_DEPTH: Final = 256  # deeper than any real tree; stops a walk that a link loop would make endless
 
-# Deterministic MIME types: the interpreter's own table (not /etc/mime.types), plus what it lacks or gets wrong.
-_MIME: Final = mimetypes.MimeTypes(filenames=())
-MIME_OVERRIDES: Final = {
-    ".md": "text/markdown",
-    ".markdown": "text/markdown",
-    ".ts": "text/x-typescript",
-    ".tsx": "text/x-typescript",
-    ".jsx": "text/javascript",
-    ".mjs": "text/javascript",
-    ".rs": "text/x-rust",
-    ".go": "text/x-go",
-    ".toml": "application/toml",
-    ".yaml": "application/yaml",
-    ".yml": "application/yaml",
-    ".ipynb": "application/x-ipynb+json",
-    ".log": "text/plain",
-    ".ini": "text/plain",
-    ".cfg": "text/plain",
-    ".rst": "text/x-rst",
-    ".kt": "text/x-kotlin",
-    ".swift": "text/x-swift",
-    ".rb": "text/x-ruby",
-    ".php": "text/x-php",
-    ".sql": "application/sql",
-    ".webp": "image/webp",
-    ".gz": "application/gzip",
-    ".bz2": "application/x-bzip2",
-    ".xz": "application/x-xz",
-    ".zst": "application/zstd",
-}
-TEXT_NAMES: Final = frozenset({"Makefile", "Dockerfile", "LICENSE", "README", "CHANGELOG", "Procfile", "Gemfile"})
-OCTET_STREAM: Final = "application/octet-stream"
-BINARY_PREFIXES: Final = ("image/", "audio/", "video/", "font/")
-BINARY_TYPES: Final = frozenset(
-    {
-        "application/pdf",
-        "application/zip",
-        "application/gzip",
-        "application/x-tar",
-        "application/wasm",
-        "application/x-bzip2",
-        "application/x-xz",
-        "application/zstd",
-    }
-)
-
-
-class InvalidResource(ValueError):
-    """The URI or cursor is malformed, or names something that is not a file (JSON-RPC invalid params)."""
-
 
 class ResourceNotFound(LookupError):
     """No such file under the allowed roots (outside them counts as not found)."""
@@ -95,75 +43,6 @@ class ResourceNotFound(LookupError):
 
 class ResourceTooLarge(ValueError):
     """The file is over the size limit for `resources/read`."""
-
-
-# --- URIs -----------------------------------------------------------------------------------------------
-
-
-def path_to_uri(path: str | os.PathLike[str], *, windows: bool = IS_WINDOWS) -> str:
-    """`file:///abs/path` (`file:///C:/...`, `file://server/share/...` on Windows), percent-encoded UTF-8.
-
-    POSIX names that are not UTF-8 (undecodable bytes kept as surrogates) are encoded as their raw bytes,
-    so every file name round-trips through `uri_to_path`.
-    """
-    text = os.fspath(path)
-    absolute = PureWindowsPath(text).is_absolute() if windows else text.startswith("/")
-    if not absolute:
-        msg = f"a file URI needs an absolute path, got {text!r}"
-        raise InvalidResource(msg)
-    if windows:
-        return PureWindowsPath(text).as_uri()
-    return "file://" + quote(text.encode("utf-8", "surrogateescape"))
-
-
-def child_uri(base: str, parts: Sequence[str]) -> str:
-    """`path_to_uri(root / *parts)` from `base = path_to_uri(root)`, without going through pathlib per file."""
-    prefix = base if base.endswith("/") else base + "/"
-    return prefix + "/".join(quote(part.encode("utf-8", "surrogateescape")) for part in parts)
-
-
-def uri_to_path(uri: str, *, windows: bool = IS_WINDOWS) -> str:
-    """The absolute path a `file://` URI names; `InvalidResource` says what is wrong with any other URI."""
-    if not isinstance(uri, str) or not uri:
-        msg = "the resource URI is empty; expected file:///absolute/path"
-        raise InvalidResource(msg)
-    parts = urlsplit(uri)
-    if parts.scheme.lower() != "file":
-        msg = f"{uri!r} is not a file:// URI; this server's resources are file:///absolute/path"
-        raise InvalidResource(msg)
-    if parts.query or parts.fragment or "?" in uri or "#" in uri:
-        msg = f"{uri!r} has a query or fragment; encode '?' as %3F and '#' as %23 in file names"
-        raise InvalidResource(msg)
-    raw = unquote_to_bytes(parts.path)
-    if b"\x00" in raw:
-        msg = f"{uri!r} contains an encoded NUL byte, which no file name can contain"
-        raise InvalidResource(msg)
-    host = parts.netloc
-    return _windows_path(uri, host, raw) if windows else _posix_path(uri, host, raw)
-
-
-def _posix_path(uri: str, host: str, raw: bytes) -> str:
-    if host not in ("", "localhost"):
-        msg = f"{uri!r} names a file on host {host!r}; only local files (file:///...) are served"
-        raise InvalidResource(msg)
-    if not raw.startswith(b"/"):
-        msg = f"{uri!r} has no absolute path"
-        raise InvalidResource(msg)
-    return raw.decode("utf-8", "surrogateescape")
-
-
-def _windows_path(uri: str, host: str, raw: bytes) -> str:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        msg = f"{uri!r} is not UTF-8 once percent-decoded"
-        raise InvalidResource(msg) from None
-    if host not in ("", "localhost"):
-        return "\\\\" + host + text.replace("/", "\\")  # UNC: file://server/share/x
-    if re.match(r"^/[A-Za-z]:/", text):
-        return text[1:].replace("/", "\\")
-    msg = f"{uri!r} has no drive letter; expected file:///C:/..."
-    raise InvalidResource(msg)
 
 
 # --- what counts as a resource --------------------------------------------------------------------------
@@ -217,24 +96,6 @@ def _compiled(patterns: Iterable[str]) -> Callable[[str], re.Match[str] | None] 
     """One matcher for several glob patterns (case-sensitive, like `fnmatch.fnmatchcase`)."""
     translated = [fnmatch.translate(p) for p in patterns]
     return re.compile("|".join(translated)).match if translated else None
-
-
-@functools.lru_cache(maxsize=512)
-def _mime_for_suffix(suffix: str) -> str | None:
-    return MIME_OVERRIDES.get(suffix) or _MIME.guess_type("file" + suffix, strict=False)[0]
-
-
-def mime_type(name: str) -> str:
-    """The MIME type for a file name, the same on every OS; unknown kinds are application/octet-stream."""
-    suffix = os.path.splitext(name)[1].lower()
-    guessed = _mime_for_suffix(suffix) if suffix else None
-    if guessed:
-        return guessed
-    return "text/plain" if name in TEXT_NAMES else OCTET_STREAM
-
-
-def is_binary_type(mime: str) -> bool:
-    return mime.startswith(BINARY_PREFIXES) or mime in BINARY_TYPES
 
 
 # --- listing --------------------------------------------------------------------------------------------

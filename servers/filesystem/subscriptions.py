@@ -29,14 +29,9 @@ import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
 from deskmcp.servers.filesystem.paths import AccessDenied, NotFound
-from deskmcp.servers.filesystem.resources import (
-    IgnoreRules,
-    InvalidResource,
-    ResourceNotFound,
-    locate,
-    uri_to_path,
-)
+from deskmcp.servers.filesystem.resources import IgnoreRules, ResourceNotFound, locate
 from deskmcp.servers.filesystem.sandbox import Sandbox
+from deskmcp.servers.filesystem.uris import InvalidResource, uri_to_path
 from deskmcp.servers.filesystem.watch import Batch, TreeState, WatchLimitReached, WatchSet, path_key
 from deskmcp.shared.tools import ToolError
 from mcp.server.session import ServerSession

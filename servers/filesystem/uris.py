@@ -1,0 +1,86 @@
+"""`file://` URIs and the paths they name, both ways, for POSIX and Windows (no disk access).
+
+Every file name round-trips, including POSIX names that are not UTF-8; anything that is not a local,
+absolute `file://` URI is refused with a message that says what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import PureWindowsPath
+from typing import Final
+from urllib.parse import quote, unquote_to_bytes, urlsplit
+
+IS_WINDOWS: Final = os.name == "nt"
+
+
+class InvalidResource(ValueError):
+    """The URI or cursor is malformed, or names something that is not a file (JSON-RPC invalid params)."""
+
+
+def path_to_uri(path: str | os.PathLike[str], *, windows: bool = IS_WINDOWS) -> str:
+    """`file:///abs/path` (`file:///C:/...`, `file://server/share/...` on Windows), percent-encoded UTF-8.
+
+    POSIX names that are not UTF-8 (undecodable bytes kept as surrogates) are encoded as their raw bytes,
+    so every file name round-trips through `uri_to_path`.
+    """
+    text = os.fspath(path)
+    absolute = PureWindowsPath(text).is_absolute() if windows else text.startswith("/")
+    if not absolute:
+        msg = f"a file URI needs an absolute path, got {text!r}"
+        raise InvalidResource(msg)
+    if windows:
+        return PureWindowsPath(text).as_uri()
+    return "file://" + quote(text.encode("utf-8", "surrogateescape"))
+
+
+def child_uri(base: str, parts: Sequence[str]) -> str:
+    """`path_to_uri(root / *parts)` from `base = path_to_uri(root)`, without going through pathlib per file."""
+    prefix = base if base.endswith("/") else base + "/"
+    return prefix + "/".join(quote(part.encode("utf-8", "surrogateescape")) for part in parts)
+
+
+def uri_to_path(uri: str, *, windows: bool = IS_WINDOWS) -> str:
+    """The absolute path a `file://` URI names; `InvalidResource` says what is wrong with any other URI."""
+    if not isinstance(uri, str) or not uri:
+        msg = "the resource URI is empty; expected file:///absolute/path"
+        raise InvalidResource(msg)
+    parts = urlsplit(uri)
+    if parts.scheme.lower() != "file":
+        msg = f"{uri!r} is not a file:// URI; this server's resources are file:///absolute/path"
+        raise InvalidResource(msg)
+    if parts.query or parts.fragment or "?" in uri or "#" in uri:
+        msg = f"{uri!r} has a query or fragment; encode '?' as %3F and '#' as %23 in file names"
+        raise InvalidResource(msg)
+    raw = unquote_to_bytes(parts.path)
+    if b"\x00" in raw:
+        msg = f"{uri!r} contains an encoded NUL byte, which no file name can contain"
+        raise InvalidResource(msg)
+    host = parts.netloc
+    return _windows_path(uri, host, raw) if windows else _posix_path(uri, host, raw)
+
+
+def _posix_path(uri: str, host: str, raw: bytes) -> str:
+    if host not in ("", "localhost"):
+        msg = f"{uri!r} names a file on host {host!r}; only local files (file:///...) are served"
+        raise InvalidResource(msg)
+    if not raw.startswith(b"/"):
+        msg = f"{uri!r} has no absolute path"
+        raise InvalidResource(msg)
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _windows_path(uri: str, host: str, raw: bytes) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        msg = f"{uri!r} is not UTF-8 once percent-decoded"
+        raise InvalidResource(msg) from None
+    if host not in ("", "localhost"):
+        return "\\\\" + host + text.replace("/", "\\")  # UNC: file://server/share/x
+    if re.match(r"^/[A-Za-z]:/", text):
+        return text[1:].replace("/", "\\")
+    msg = f"{uri!r} has no drive letter; expected file:///C:/..."
+    raise InvalidResource(msg)
