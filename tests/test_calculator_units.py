@@ -92,3 +92,38 @@ def test_reading_numbers_exactly() -> None:
     for bad in (True, float("nan"), "1/0", "2+2", "1e", ""):
         with pytest.raises(CalculationError):
             read_number(bad, limits, "x")  # type: ignore[arg-type]
+
+
+def test_random_expressions_give_an_answer_or_a_calculation_error() -> None:
+    """A seeded fuzz over every function, operator and some awkward numbers: nothing else may escape."""
+    import random
+    import time
+
+    from deskmcp.servers.calculator.functions import FUNCTIONS
+
+    atoms = ["0", "2", "-1", "0.5", "1e-9", "1e300", "pi", "e", "1/3", "0x10", "10**9999", "7**11000", "1e-5000"]
+    atoms += ["10**-9000", "3**(1/2)", "0.999999", "1.000001", "33000", "e**100", "pi*10**50"]
+    operators = ["+", "-", "*", "/", "//", "%", "**", "^"]
+    generator = random.Random(20_26)
+
+    def expression(depth: int = 0) -> str:
+        roll = generator.random()
+        if depth > 4 or roll < 0.3:
+            return generator.choice(atoms)
+        if roll < 0.6:
+            return f"({expression(depth + 1)} {generator.choice(operators)} {expression(depth + 1)})"
+        if roll < 0.7:
+            return f"-{expression(depth + 1)}"
+        arguments = ", ".join(expression(depth + 1) for _ in range(generator.choice([1, 1, 2, 3])))
+        return f"{generator.choice(list(FUNCTIONS))}({arguments})"
+
+    slowest = 0.0
+    for _ in range(1500):
+        text = expression()
+        start = time.perf_counter()
+        try:
+            run(text, precision=generator.choice([1, 15, 100]))
+        except CalculationError:
+            pass
+        slowest = max(slowest, time.perf_counter() - start)
+    assert slowest < 1.0

@@ -24,7 +24,7 @@ from deskmcp.servers.calculator.errors import (
     CalculationError,
     Undetermined,
 )
-from deskmcp.servers.calculator.exact import bits, digits_of_bits, rational_root
+from deskmcp.servers.calculator.exact import bits, count_text, digits_of_bits, rational_root
 from deskmcp.servers.calculator.limits import LOG10_2, STEP_US, Budget, Limits, Offload, interval_us, quadratic_us
 
 Value = Any  # Fraction | inexact.Interval
@@ -105,7 +105,13 @@ class Arithmetic:
     def function(self, name: str, compute: Callable[[Any], Any], position: int, weight: float = 1) -> Any:
         """An interval function: priced first, its result checked after."""
         self.budget.charge(weight * interval_us(self.digits, function=True), name, position)
-        return self.checked(compute(self.ctx), name, position)
+        try:
+            result = compute(self.ctx)
+        except (ValueError, ZeroDivisionError):  # an interval reaching past a domain edge (mpmath ComplexResult)
+            result = None
+        if not hasattr(result, "_mpi_"):  # no result, or a complex one
+            self.undetermined(f"the argument of {name} is too close to the edge of its domain", position, DOMAIN)
+        return self.checked(result, name, position)
 
     def checked(self, value: Any, what: str, position: int) -> Any:
         """An interval result that is finite and within 10^±max_digits, or an error."""
@@ -150,12 +156,23 @@ class Arithmetic:
             return high is not None and (v > high or (open_high and v == high))
 
         first, last = (value, value) if is_exact(value) else inexact.bounds(value)
+        if is_exact(value):
+            self._note_closeness(value, low, high)
         if below(last) or above(first):
             raise CalculationError(DOMAIN, f"{name} is defined for {needs}; got {describe(value)}.", position)
         if below(first) or above(last):
             self.undetermined(
                 f"the argument of {name} is too close to the edge of its domain ({needs})", position, DOMAIN
             )
+
+    def _note_closeness(self, value: Fraction, *edges: Fraction | None) -> None:
+        """An exact value 1e-50 from a domain edge needs about 50 more working digits to stay clear of it."""
+        for edge in edges:
+            if edge is not None and value != edge:
+                distance = abs(value - edge)
+                if distance < 1:
+                    closeness = math.log10(distance.denominator) - math.log10(distance.numerator)
+                    self.magnitude = max(self.magnitude, int(closeness) + 1)
 
     def sign(self, value: Value) -> int | None:
         if is_exact(value):
@@ -169,8 +186,8 @@ class Arithmetic:
         size = max(numerator_bits, denominator_bits)
         if size > self.max_bits:
             detail = (
-                f"{what} would produce a number of about {digits_of_bits(size):,} digits; numbers may have at "
-                f"most {self.limits.max_digits:,} digits (DESKMCP_CALCULATOR_MAX_DIGITS)."
+                f"{what} would produce a number of about {count_text(digits_of_bits(size))} digits; numbers may "
+                f"have at most {self.limits.max_digits:,} digits (DESKMCP_CALCULATOR_MAX_DIGITS)."
             )
             raise CalculationError(DIGIT_LIMIT, detail, position)
         return size
@@ -306,7 +323,7 @@ class Arithmetic:
             if abs(base) == 1:
                 return _ONE if base == 1 or n % 2 == 0 else -_ONE
             top, bottom = (base.numerator, base.denominator) if n >= 0 else (base.denominator, base.numerator)
-            size = self.sized(_power_bits(abs(top), n), _power_bits(bottom, n), "this power", position)
+            size = self.sized(_power_bits(abs(top), n), _power_bits(abs(bottom), n), "this power", position)
             self.budget.charge(quadratic_us("power", size), "this power", position)
             return base**n
         if n in (0, 1):
@@ -314,12 +331,14 @@ class Arithmetic:
         direction = inexact.sign(base)
         if n < 0 and direction is None:
             self.undetermined("the base of this negative power is zero to within its error", position)
-        if direction not in (0, None) and abs(n) * abs(_log10_abs(base)) > self.limits.max_digits + 1:
-            detail = f"this power would be about 1e{n * _log10_abs(base):.0f}"
+        size = _times(n, _log10_abs(base))
+        if direction not in (0, None) and abs(size) > self.limits.max_digits + 1:
+            detail = f"this power would be about {_power_of_ten(size)}"
             raise CalculationError(
                 DIGIT_LIMIT, f"{detail}; values must stay within 1e±{self.limits.max_digits}.", position
             )
-        return self.function("this power", lambda ctx: base**n, position, weight=1 + abs(n).bit_length() / 8)
+        weight = 1 + abs(n).bit_length() / 8
+        return self.function("this power", lambda ctx: inexact.integer_power(ctx, base, n), position, weight)
 
     def _rational_power(self, base: Fraction, exponent: Fraction, position: int) -> Value:
         p, q = exponent.numerator, exponent.denominator
@@ -328,7 +347,7 @@ class Arithmetic:
                 raise CalculationError(DIVISION_BY_ZERO, "0 to a negative power.", position)
             return _ZERO
         if base < 0 and q % 2 == 0:
-            detail = f"a negative number to the power {exponent} (an even root) has no real value."
+            detail = f"a negative number to the power {describe(exponent)} (an even root) has no real value."
             raise CalculationError(DOMAIN, detail, position)
         size = abs(base)
         if q <= bits(size):  # a q-th root of anything else but 1 is irrational
@@ -363,14 +382,32 @@ class Arithmetic:
         log_exponent = _log10_abs(exponent)
         if log_base == 0 or log_exponent + math.log10(abs(log_base)) <= math.log10(self.limits.max_digits):
             return
-        size = f"1e{10**log_exponent * log_base:.0f}" if log_exponent < 300 else "far beyond that"
+        size = _power_of_ten(10**log_exponent * log_base) if log_exponent < 300 else "far beyond that"
         detail = f"this power would be about {size}; values must stay within 1e±{self.limits.max_digits}"
         raise CalculationError(DIGIT_LIMIT, detail + " (DESKMCP_CALCULATOR_MAX_DIGITS).", position)
 
 
 def _power_bits(value: int, n: int) -> int:
     """Bits of value**|n| (value >= 1), without computing it."""
-    return 1 if value == 1 else int(abs(n) * math.log2(value)) + 1
+    if value == 1:
+        return 1
+    if abs(n) > 2**53:  # a lower bound, and already far beyond any digit limit
+        return abs(n) * (value.bit_length() - 1) + 1
+    return int(abs(n) * math.log2(value)) + 1
+
+
+def _power_of_ten(exponent: float) -> str:
+    if not math.isfinite(exponent):
+        return "10^(more than 1e308)"
+    return f"1e{exponent:.0f}" if abs(exponent) < 1e15 else f"10^({exponent:.3g})"
+
+
+def _times(n: int, x: float) -> float:
+    """n * x for an integer n of any size (infinite when it would overflow)."""
+    try:
+        return n * x
+    except OverflowError:
+        return math.copysign(math.inf, x) * (1 if n > 0 else -1)
 
 
 def _log10_abs(value: Value) -> float:

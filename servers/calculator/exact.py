@@ -13,7 +13,6 @@ from fractions import Fraction
 from typing import Final
 
 from deskmcp.servers.calculator.errors import DIGIT_LIMIT, SYNTAX, CalculationError
-from deskmcp.servers.calculator.limits import LOG10_2
 
 _CHUNK: Final = 4_000
 _DECIMAL: Final = re.compile(r"([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?\Z")
@@ -27,7 +26,13 @@ def bits(value: Fraction) -> int:
 
 
 def digits_of_bits(bit_count: int) -> int:
-    return int(bit_count * LOG10_2) + 1
+    """Decimal digits of a number of `bit_count` bits, to within one (integer arithmetic: any size)."""
+    return bit_count * 301_029_995_664 // 10**12 + 1
+
+
+def count_text(count: int) -> str:
+    """A count for a message: 12,345, or 10^600 when writing it out would be silly (or refused by CPython)."""
+    return f"{count:,}" if count < 10**15 else f"10^{digits_of_bits(count.bit_length()) - 1}"
 
 
 def int_from_digits(text: str) -> int:

@@ -43,7 +43,7 @@ def _whole(value: Value, name: str, position: int, *, minimum: int | None = 0) -
         detail = f"{name} needs whole numbers; got {describe(value)}."
         raise CalculationError(ARGUMENT, detail, position)
     if minimum is not None and value.numerator < minimum:
-        raise CalculationError(DOMAIN, f"{name} needs non-negative whole numbers; got {value.numerator}.", position)
+        raise CalculationError(DOMAIN, f"{name} needs non-negative whole numbers; got {describe(value)}.", position)
     return value.numerator
 
 
@@ -102,7 +102,8 @@ def _rounding(name: str, rounding: Callable[[Fraction], object]) -> Function:
 def _round(ar: Arithmetic, args: list[Value], position: int) -> Value:
     places = _whole(args[1], "round", position, minimum=None) if len(args) > 1 else 0
     if abs(places) > ar.limits.max_digits:
-        raise CalculationError(ARGUMENT, f"round to {places} decimals is beyond the digit limit.", position)
+        detail = f"round to {describe(args[1])} decimals is beyond the digit limit."
+        raise CalculationError(ARGUMENT, detail, position)
     return ar.integer_part(args[0], lambda v: round_half_away(v, places), "round", position)
 
 
@@ -128,7 +129,7 @@ def _factorial(ar: Arithmetic, args: list[Value], position: int) -> Value:
     n = _whole(args[0], "factorial", position)
     what = f"factorial({n})" if n < 10**12 else "this factorial"
     if n > ar.max_bits:
-        _digits_limit(ar, n * LOG10_2 + ar.limits.max_digits, what, position)  # n! > 2^n: always refused
+        ar.sized(n * max(n.bit_length() - 3, 1), 1, what, position)  # n! > (n/e)^n: always refused
     size = _digits_limit(ar, _log10_factorial(n), what, position)
     ar.budget.charge(quadratic_us("factorial", size), what, position)
     return Fraction(math.factorial(n))
@@ -147,7 +148,7 @@ def _comb(ar: Arithmetic, args: list[Value], position: int) -> Value:
         return _ZERO
     k = min(k, n - k)
     if k > ar.max_bits:  # comb(n, k) >= 2^k when k <= n/2
-        _digits_limit(ar, k * LOG10_2 + ar.limits.max_digits, "this comb", position)
+        ar.sized(k, 1, "this comb", position)
     size = _digits_limit(ar, _log10_falling(n, k) - _log10_factorial(k), "this comb", position)
     ar.budget.charge(quadratic_us("comb", size), "this comb", position)
     return Fraction(math.comb(n, k))
@@ -159,7 +160,7 @@ def _perm(ar: Arithmetic, args: list[Value], position: int) -> Value:
     if k > n:
         return _ZERO
     if k > ar.max_bits and n > 1:  # perm(n, k) >= k! > 2^k
-        _digits_limit(ar, k * LOG10_2 + ar.limits.max_digits, "this perm", position)
+        ar.sized(k, 1, "this perm", position)
     size = _digits_limit(ar, _log10_falling(n, k), "this perm", position)
     ar.budget.charge(quadratic_us("perm", size), "this perm", position)
     return Fraction(math.perm(n, k))
@@ -246,7 +247,12 @@ def _periodic(name: str, compute: Callable[..., Value], at_zero: Fraction) -> Fu
     def apply(ar: Arithmetic, args: list[Value], position: int) -> Value:
         x = args[0]
         if not is_exact(x):
-            return ar.function(name, lambda ctx: compute(ctx, x), position)
+            low, high = inexact.bounds(x)
+            if high - low > 6:  # wider than a period: more digits are needed, and mpmath would reduce in vain
+                ar.undetermined(f"the argument of {name} is too large for the digits it is known to", position)
+            size = max(0, inexact.magnitude(x)) if inexact.sign(x) != 0 else 0
+            weight = ((ar.digits + size) / ar.digits) ** 2  # argument reduction works with the integer part
+            return ar.function(name, lambda ctx: compute(ctx, x), position, weight)
         if x == 0:
             return at_zero
         extra = max(0, int((abs(x.numerator).bit_length() - x.denominator.bit_length()) * LOG10_2) + 2)

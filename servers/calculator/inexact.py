@@ -104,6 +104,21 @@ def monotone(ctx: Any, value: Interval, point: Callable[[Any, Interval], Interva
     return hull(ctx, point(ctx, ctx.make_mpf((low, low))), point(ctx, ctx.make_mpf((high, high))))
 
 
+def integer_power(ctx: Any, x: Interval, n: int) -> Interval:
+    """x**n for an integer n, with real results for negative x (mpmath would go through a complex log)."""
+    direction = sign(x)
+    if direction == 1:
+        return x**n
+    if direction == -1:
+        magnitude_power = (-x) ** n
+        return -magnitude_power if n % 2 else magnitude_power
+    if n % 2 == 0:  # x straddles zero (n > 0 here): [0, max |x|^n]
+        top = max(abs(_to_fraction(raw)) for raw in x._mpi_)
+        upper = (ctx.mpf(top.numerator) / top.denominator) ** n
+        return ctx.make_mpf(((0, 0, 0, 0), upper._mpi_[1]))
+    return monotone(ctx, x, lambda ctx, point: integer_power(ctx, point, n) if sign(point) else point)
+
+
 # Point formulas chosen to avoid cancellation (expm1/log1p near zero); each encloses the true value.
 
 
@@ -114,6 +129,9 @@ def _sinh(ctx: Any, x: Interval) -> Interval:
 def _tanh(ctx: Any, x: Interval) -> Interval:
     if sign(x) == -1:
         return -_tanh(ctx, -x)
+    if _to_fraction(x._mpi_[0]) > Fraction(12 * ctx.dps + 100, 10):
+        # 1 - tanh(x) < 2e^(-2x) < 10^-(dps+5): skip mpmath's exp of a huge argument, which can take minutes
+        return ctx.make_mpf(((1 - ctx.mpf(10) ** -(ctx.dps + 5))._mpi_[0], ctx.mpf(1)._mpi_[1]))
     grown = ctx.expm1(-2 * x)  # in (-1, 0]: no overflow for large x
     return -grown / (grown + 2)
 
