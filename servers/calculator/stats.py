@@ -17,7 +17,7 @@ from fractions import Fraction
 from deskmcp.servers.calculator.calculation import Answer, Number, present, present_exact, read_number
 from deskmcp.servers.calculator.errors import ARGUMENT, DIGIT_LIMIT, CalculationError
 from deskmcp.servers.calculator.evaluator import evaluate
-from deskmcp.servers.calculator.exact import digits_of_bits
+from deskmcp.servers.calculator.exact import bits, digits_of_bits
 from deskmcp.servers.calculator.limits import READ_US_PER_VALUE, Budget, Limits, quadratic_us
 from deskmcp.servers.calculator.parser import Call
 from deskmcp.servers.calculator.parser import Number as NumberNode
@@ -68,8 +68,8 @@ def summarize(
     counts = Counter(scaled)
     most = max(counts.values())
     modes = sorted(x for x, count in counts.items() if count == most) if most > 1 else []
-    sample = Fraction(deviation, n * (n - 1) * scale * scale) if n > 1 else None
-    population = Fraction(deviation, n * n * scale * scale)
+    sample = _sized(Fraction(deviation, n * (n - 1) * scale * scale), limits) if n > 1 else None
+    population = _sized(Fraction(deviation, n * n * scale * scale), limits)
     return Summary(
         count=n,
         sum=exact(total, 1),
@@ -84,6 +84,18 @@ def summarize(
         pstdev=root(population),
         quantiles=[exact(q, groups) for q in _quantiles(scaled, groups, method)] if n > 1 else [],
     )
+
+
+def _sized(variance: Fraction, limits: Limits) -> Fraction:
+    """A variance (which squares the values) within the digit limit, or a digit-limit error."""
+    digits = digits_of_bits(bits(variance))
+    if digits > limits.max_digits:
+        detail = (
+            f"the variance would have about {digits:,} digits; numbers may have at most {limits.max_digits:,} "
+            "(DESKMCP_CALCULATOR_MAX_DIGITS)."
+        )
+        raise CalculationError(DIGIT_LIMIT, detail)
+    return variance
 
 
 def _common_denominator(values: list[Fraction], limits: Limits, budget: Budget) -> tuple[int, list[int]]:
@@ -101,7 +113,14 @@ def _common_denominator(values: list[Fraction], limits: Limits, budget: Budget) 
                 )
                 raise CalculationError(DIGIT_LIMIT, detail)
     scaled = [value.numerator * (scale // value.denominator) for value in values]
-    size = max(x.bit_length() for x in scaled) * 2 + len(scaled).bit_length()
+    widest = max(x.bit_length() for x in scaled)
+    if digits_of_bits(widest) > limits.max_digits:
+        detail = (
+            f"the values span more than {limits.max_digits:,} digits from the largest to the finest decimal "
+            "(DESKMCP_CALCULATOR_MAX_DIGITS); round the small ones or leave out the huge ones."
+        )
+        raise CalculationError(DIGIT_LIMIT, detail)
+    size = widest * 2 + len(scaled).bit_length()
     # sort (n log n comparisons), and sums of values and of squares
     budget.charge(len(scaled) * (len(scaled).bit_length() + 2) * quadratic_us("integer", size) / 20, "the sums")
     return scale, scaled
