@@ -18,7 +18,7 @@ import keyword
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Final, Union
+from typing import Final
 
 from deskmcp.servers.calculator.errors import (
     ARGUMENT,
@@ -31,7 +31,7 @@ from deskmcp.servers.calculator.errors import (
     CalculationError,
 )
 from deskmcp.servers.calculator.exact import parse_literal
-from deskmcp.servers.calculator.functions import CONSTANTS, FUNCTIONS
+from deskmcp.servers.calculator.functions import CONSTANTS, FUNCTIONS, Function
 from deskmcp.servers.calculator.limits import Limits
 from deskmcp.servers.calculator.tokens import END, NAME, NUMBER, Token, tokenize
 
@@ -86,7 +86,7 @@ class Comparison:
     operators: tuple[tuple[str, int], ...]
 
 
-Node = Union[Number, Constant, Negate, Chain, Power, Call]  # noqa: UP007 (evaluated at runtime on 3.10)
+Node = Number | Constant | Negate | Chain | Power | Call
 
 
 def parse(source: str, limits: Limits, variables: Mapping[str, Fraction]) -> Node | Comparison:
@@ -282,8 +282,8 @@ class _Parser:
         return CalculationError(SYNTAX, f"unexpected {token.text!r}; expected {wanted}.", token.position)
 
 
-def _arity(function: object) -> str:
-    minimum, maximum = function.minimum, function.maximum  # type: ignore[attr-defined]
+def _arity(function: Function) -> str:
+    minimum, maximum = function.minimum, function.maximum
     if maximum is None:
         return f"{minimum} or more arguments"
     if minimum == maximum:
