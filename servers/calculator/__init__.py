@@ -55,13 +55,12 @@ SETTINGS = (
 
 def create(config: Config) -> Service:
     from deskmcp.servers.calculator.limits import Limits
-    from deskmcp.servers.calculator.server import build_tools, frozen_start_up_heap
+    from deskmcp.servers.calculator.server import build_tools
 
     limits = Limits(max_digits=config.settings["MAX_DIGITS"], time_limit_ms=config.settings["TIME_LIMIT_MS"])
     return Service(
         tools=build_tools(limits, config.settings["PRECISION"]),
         instructions="Exact arithmetic: call `calculate` instead of doing arithmetic yourself; `statistics` for data.",
-        lifespan=frozen_start_up_heap,
     )
 
 

@@ -8,9 +8,7 @@ again in a worker thread. So cheap calls skip the thread hop and heavy ones neve
 from __future__ import annotations
 
 import functools
-import gc
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Annotated, Literal, TypeVar
 
 import anyio.to_thread
@@ -112,17 +110,6 @@ async def run(work: Callable[[Budget], T], limits: Limits) -> T:
     except Offload:
         threaded = functools.partial(work, Budget(limits.time_limit_ms, on_loop=False))
         return await anyio.to_thread.run_sync(threaded, abandon_on_cancel=True)
-
-
-@asynccontextmanager
-async def frozen_start_up_heap() -> AsyncIterator[dict]:
-    """Put the objects start-up created (modules, schemas: about 100,000) out of the collector's reach.
-
-    Otherwise the first full collection a large request triggers scans all of them, a pause of about 40 ms
-    in the middle of a request; frozen, a collection scans only what requests allocated.
-    """
-    gc.freeze()
-    yield {}
 
 
 def build_tools(limits: Limits, default_precision: int) -> ToolRegistry:
