@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import time
-from pipes import deskmcp_command, pipe_server
 from typing import Any
 
 import pytest
+from hostpipes import deskmcp_command, pipe_server
 
 
 def _primes(count: int) -> list[int]:

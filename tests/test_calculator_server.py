@@ -8,11 +8,11 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pipes import deskmcp_command, host_env, pipe_server, run_inspector, sdk_client, sdk_session
 from typing import Any
 
 import jsonschema
 import pytest
+from hostpipes import deskmcp_command, host_env, pipe_server, run_inspector, sdk_client, sdk_session
 
 CALCULATOR = deskmcp_command("calculator")
 

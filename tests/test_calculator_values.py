@@ -12,10 +12,10 @@ import math
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from fractions import Fraction as F
-from pipes import deskmcp_command, pipe_server
 from typing import Any
 
 import pytest
+from hostpipes import deskmcp_command, pipe_server
 
 WORKING = Context(prec=90)
 

@@ -7,10 +7,10 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from pipes import ROOT, deskmcp_command, host_env
 
 import pytest
 from deskmcp.shared.cli import SERVERS
+from hostpipes import ROOT, deskmcp_command, host_env
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -7,11 +7,11 @@ import json
 import os
 import time
 from pathlib import Path
-from pipes import PipeServer, deskmcp_command, inspector_json, pipe_server, run_inspector, sdk_client, sdk_session
 from typing import Any, ClassVar
 
 import mcp.types as types
 import pytest
+from hostpipes import PipeServer, deskmcp_command, inspector_json, pipe_server, run_inspector, sdk_client, sdk_session
 
 TOOLS = {
     "read_text_file",
@@ -259,7 +259,8 @@ def test_inspector_lists_strict_schemas_and_calls_a_tool(root: Path, era: str) -
 
 def test_check_config_shows_the_effective_directories(tmp_path: Path, root: Path) -> None:
     import subprocess
-    from pipes import host_env
+
+    from hostpipes import host_env
 
     command = deskmcp_command("filesystem", str(root), str(tmp_path / "gone"), "--read-only", "--check-config")
     completed = subprocess.run(command, capture_output=True, text=True, env=host_env(), timeout=60)

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 from pathlib import Path
-from pipes import MODERN, deskmcp_command, inspector_json, pipe_server, sdk_client, sdk_session
 
 import pytest
 from deskmcp.servers.filesystem import resources as res
@@ -26,6 +25,7 @@ from deskmcp.servers.filesystem.resources import (
 )
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.uris import InvalidResource, path_to_uri, uri_to_path
+from hostpipes import MODERN, deskmcp_command, inspector_json, pipe_server, sdk_client, sdk_session
 
 RULES = IgnoreRules()
 

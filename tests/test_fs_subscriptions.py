@@ -9,7 +9,6 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from pipes import deskmcp_command, pipe_server, sdk_client, sdk_session
 from typing import Any
 
 import anyio
@@ -21,6 +20,7 @@ from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.subscriptions import LiveHub
 from deskmcp.servers.filesystem.uris import path_to_uri
 from deskmcp.servers.filesystem.watch import TreeState, WatchLimitReached
+from hostpipes import deskmcp_command, pipe_server, sdk_client, sdk_session
 from mcp import MCPError
 from mcp.client.subscriptions import ResourcesListChanged, ResourceUpdated
 from mcp.shared.exceptions import MCPDeprecationWarning

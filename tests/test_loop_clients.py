@@ -4,10 +4,10 @@ MCP Inspector CLI."""
 from __future__ import annotations
 
 import json
-from pipes import ECHO_SERVER, inspector_json, run_inspector, sdk_client, sdk_session
 
 import mcp.types as types
 import pytest
+from hostpipes import ECHO_SERVER, inspector_json, run_inspector, sdk_client, sdk_session
 
 
 @pytest.mark.anyio

@@ -8,9 +8,9 @@ import random
 import signal
 import sys
 import time
-from pipes import ECHO_SERVER, PipeServer, pipe_server
 
 import pytest
+from hostpipes import ECHO_SERVER, PipeServer, pipe_server
 
 ADD = {"name": "add", "arguments": {"a": 2, "b": 3}}
 
@@ -324,7 +324,8 @@ def test_a_planted_secret_never_appears_in_any_byte_the_server_writes(tmp_path, 
 
 def test_check_config_masks_secrets_and_exits(tmp_path):
     import subprocess
-    from pipes import host_env
+
+    from hostpipes import host_env
 
     completed = subprocess.run(
         [*ECHO_SERVER, "--check-config"],

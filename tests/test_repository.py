@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pipes import ROOT
+
+from hostpipes import ROOT
 
 TEST_COMMAND_MARK = "<!-- test-command -->"
 
