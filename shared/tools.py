@@ -19,6 +19,7 @@ import inspect
 import json
 import logging
 import threading
+import types as types_module
 import typing
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -121,13 +122,22 @@ def _description(function: ToolFunction) -> str:
     return doc
 
 
+def _is_context(annotation: Any) -> bool:
+    """`ToolContext`, also as Python 3.10 reports `ctx: ToolContext = None` (wrapped in `Optional`)."""
+    if annotation is ToolContext:
+        return True
+    return typing.get_origin(annotation) in (typing.Union, types_module.UnionType) and ToolContext in typing.get_args(
+        annotation
+    )
+
+
 def _arguments_model(name: str, function: ToolFunction) -> tuple[type[BaseModel], str | None]:
     hints = typing.get_type_hints(function, include_extras=True)
     fields: dict[str, Any] = {}
     context_parameter = None
     for parameter in inspect.signature(function).parameters.values():
         annotation = hints.get(parameter.name, Any)
-        if annotation is ToolContext:
+        if _is_context(annotation):
             context_parameter = parameter.name
             continue
         default = ... if parameter.default is inspect.Parameter.empty else parameter.default

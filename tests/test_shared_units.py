@@ -120,6 +120,16 @@ def test_the_context_parameter_is_not_part_of_the_schema():
     assert pick.context_parameter == "ctx" and pick.in_thread
 
 
+def test_an_optional_context_parameter_is_recognised_too():
+    @tool
+    def look(path: str, ctx: ToolContext | None = None) -> str:
+        """Look."""
+        return path
+
+    assert look.context_parameter == "ctx"
+    assert list(look.definition().input_schema["properties"]) == ["path"]
+
+
 def test_a_tool_without_a_docstring_is_refused_at_definition():
     def nameless(x: int) -> str:
         return ""
