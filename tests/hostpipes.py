@@ -68,7 +68,8 @@ class PipeServer:
         self.raw_stdout = bytearray()
         self._stderr = bytearray()
         self._ids = itertools.count(1)
-        threading.Thread(target=self._read_stdout, daemon=True).start()
+        self._stdout_thread = threading.Thread(target=self._read_stdout, daemon=True)
+        self._stdout_thread.start()
         self._stderr_thread = threading.Thread(target=self._read_stderr, daemon=True)
         self._stderr_thread.start()
 
@@ -184,7 +185,9 @@ class PipeServer:
         try:
             return self.process.wait(timeout)
         finally:
-            self._stderr_thread.join(2)
+            # The process has exited, but what it wrote may still be in the pipes: read them to the end.
+            self._stdout_thread.join(10)
+            self._stderr_thread.join(10)
 
     def kill(self) -> None:
         if self.process.poll() is None:
