@@ -21,7 +21,7 @@ import logging
 import threading
 import types as types_module
 import typing
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -278,6 +278,3 @@ class ToolRegistry:
         except anyio.get_cancelled_exc_class():
             context.cancelled.set()  # the thread cannot be interrupted; it polls this flag
             raise
-
-
-AsyncHandler = Callable[..., Awaitable[Any]]

@@ -19,8 +19,8 @@ from deskmcp.servers.filesystem import search, textfiles
 from deskmcp.servers.filesystem.globs import Excludes, Glob
 from deskmcp.servers.filesystem.regexguard import compile_guarded
 from deskmcp.servers.filesystem.sandbox import Sandbox
-from deskmcp.servers.filesystem.tools import WRITE_TOOLS, Cancelled, Limits, build_tools, refuse_writes, ticker
-from deskmcp.shared.tools import ToolContext, ToolError, ToolRegistry
+from deskmcp.servers.filesystem.tools import WRITE_TOOLS, Limits, build_tools, refuse_writes, ticker
+from deskmcp.shared.tools import ToolCancelled, ToolContext, ToolError, ToolRegistry
 
 LIMIT = 64 * 1024
 
@@ -295,7 +295,7 @@ def test_a_cancelled_walk_stops(root: Path) -> None:
     async def in_worker_thread() -> None:
         await anyio.to_thread.run_sync(lambda: search.find_paths(Sandbox([root]), ".", "**/*.md", [], 10, counting))
 
-    with pytest.raises(Cancelled):
+    with pytest.raises(ToolCancelled):
         anyio.run(in_worker_thread)
     assert visited == 256  # the first check stops it
 

@@ -69,22 +69,13 @@ def media_block(path: PurePath, data: str) -> types.ContentBlock:
     return types.EmbeddedResource(type="resource", resource=resource)
 
 
-class Cancelled(Exception):
-    """The client cancelled the request: the walk stops (nobody waits for its result any more)."""
-
-
 def ticker(ctx: ToolContext, what: str) -> search.Tick:
-    """For a walk in a worker thread: stop when cancelled, report progress a few times a second.
-
-    The flag is read directly: `ToolContext.check_cancelled()` asks anyio for its cancellation exception
-    class, which needs a running event loop that a worker thread does not have.
-    """
+    """For a walk in a worker thread: stop when cancelled, report progress a few times a second."""
     last = time.monotonic()
 
     def tick(count: int) -> None:
         nonlocal last
-        if ctx.cancelled.is_set():
-            raise Cancelled
+        ctx.check_cancelled()
         now = time.monotonic()
         if now - last >= PROGRESS_INTERVAL:
             last = now
