@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, localcontext
 from fractions import Fraction as F
 from typing import Any
 
@@ -35,9 +35,12 @@ def _pi(precision: int) -> Decimal:
         return +s
 
 
+PI_100 = (  # published: 100 decimals
+    "3.1415926535897932384626433832795028841971693993751058209749445923078164062862089986280348253421170679"
+)
 PI = _pi(90)
 WIDE_PI = _pi(330)
-assert str(PI).startswith("3.14159265358979323846264338327950288419716939937510")  # published digits
+assert str(PI).startswith(PI_100[:80]) and str(WIDE_PI).startswith(PI_100)
 
 
 def _reduce(x: Decimal) -> Decimal:
@@ -107,6 +110,12 @@ def D(text: str | int) -> Decimal:
 def dec(function: Any) -> Decimal:
     with localcontext(WORKING):
         return +function()
+
+
+def decimals(text: str, places: int) -> F:
+    """A decimal string rounded to `places` decimals, halves away from zero."""
+    with localcontext(Context(prec=len(text))):
+        return F(str(D(text).quantize(D(10) ** -places, rounding=ROUND_HALF_UP)))
 
 
 def product(start: int, stop: int) -> int:
@@ -280,6 +289,7 @@ TABLE: list[Case] = [
     Case("floor(e * 10**20)", 271828182845904523536),
     Case("floor(sqrt(2) * 10**30)", math.isqrt(2 * 10**60)),
     Case("round(pi, 4)", F("3.1416")),
+    Case("round(pi, 60)", decimals(PI_100, 60)),
     Case("ceil(log2(1000))", 10),
     Case("trunc(-e)", -2),
     Case("pi // 1", 3),
@@ -298,6 +308,10 @@ TABLE: list[Case] = [
     Case("e**pi > pi**e", True),
     Case("2**64 > 1.8e19", True),
     Case("sqrt(2)**2 == 2", True),
+    # exact inputs with more digits than the working precision keep every one of them
+    Case("ln(1 + 1e-60) > 0", True),
+    Case(f"pi == {PI_100}", False),
+    Case(f"pi > {PI_100}", True),
     # irrational results, correctly rounded
     Case("sqrt(2)", SQRT2),
     Case("sqrt(2)", SQRT2, precision=50),
@@ -322,6 +336,9 @@ TABLE: list[Case] = [
     Case("log10(2)", dec(lambda: D(2).log10())),
     Case("log10(7)", dec(lambda: D(7).log10()), precision=30),
     Case("ln(1e-300)", dec(lambda: D("1e-300").ln())),
+    Case("ln(1 + 1e-60)", dec(lambda: (1 + D("1e-60")).ln())),
+    Case("1/ln(1 + 1e-60)", dec(lambda: 1 / (1 + D("1e-60")).ln())),
+    Case("sqrt(1 + 1e-60) - 1", dec(lambda: (1 + D("1e-60")).sqrt() - 1)),
     Case("sin(1)", sin(D(1))),
     Case("cos(1)", cos(D(1))),
     Case("tan(1)", dec(lambda: sin(D(1)) / cos(D(1)))),
@@ -343,10 +360,13 @@ TABLE: list[Case] = [
     Case("atan2(1, -1)", dec(lambda: 3 * PI / 4)),
     Case("atan2(-1, -1)", dec(lambda: -3 * PI / 4)),
     Case("atan2(0, -1)", PI),
+    Case("atan2(0, sin(pi) + 10**-55)", 0),  # x is positive, if only just
+    Case("atan2(0, sin(pi) - 10**-55)", PI),
     Case("sinh(1)", dec(lambda: (E - 1 / E) / 2)),
     Case("cosh(1)", dec(lambda: (E + 1 / E) / 2)),
     Case("tanh(1)", dec(lambda: (E * E - 1) / (E * E + 1))),
     Case("sinh(-2)", dec(lambda: (D(-2).exp() - D(2).exp()) / 2)),
+    Case("tanh(10**300)", D(1)),
     Case("tanh(-0.25)", dec(lambda: (D("-0.5").exp() - 1) / (D("-0.5").exp() + 1))),
     Case("asinh(1)", dec(lambda: (1 + SQRT2).ln())),
     Case("acosh(2)", dec(lambda: (2 + SQRT3).ln())),

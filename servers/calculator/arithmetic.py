@@ -85,8 +85,8 @@ class Arithmetic:
     def interval(self, value: Value, extra_digits: int = 0) -> Any:
         if not is_exact(value):
             return value
-        exponent = abs(value.numerator.bit_length() - value.denominator.bit_length()) * LOG10_2
-        self.magnitude = max(self.magnitude, int(exponent))
+        # All of its digits, not just its exponent: 1 + 1e-60 needs 60 working digits to stay distinct from 1.
+        self.magnitude = max(self.magnitude, digits_of_bits(bits(value)))
         self.budget.charge(interval_us(self.digits + extra_digits, function=False), "a conversion")
         if not extra_digits:
             return inexact.from_fraction(self.ctx, value)

@@ -102,8 +102,9 @@ def _rounding(name: str, rounding: Callable[[Fraction], object]) -> Function:
 def _round(ar: Arithmetic, args: list[Value], position: int) -> Value:
     places = _whole(args[1], "round", position, minimum=None) if len(args) > 1 else 0
     if abs(places) > ar.limits.max_digits:
-        detail = f"round to {describe(args[1])} decimals is beyond the digit limit."
+        detail = f"round to {describe(args[1])} decimal places is beyond the digit limit."
         raise CalculationError(ARGUMENT, detail, position)
+    ar.magnitude = max(ar.magnitude, places)  # deciding the last of `places` decimals needs that many digits
     return ar.integer_part(args[0], lambda v: round_half_away(v, places), "round", position)
 
 
@@ -265,8 +266,11 @@ def _periodic(name: str, compute: Callable[..., Value], at_zero: Fraction) -> Fu
 
 def _atan2(ar: Arithmetic, args: list[Value], position: int) -> Value:
     y, x = args
-    if is_exact(y) and y == 0 and ar.sign(x) in (0, 1):
-        return _ZERO
+    if is_exact(y) and y == 0:  # on the x axis: mpmath gives pi whenever x's interval reaches below zero
+        direction = ar.sign(x)
+        if direction is None:
+            ar.undetermined("atan2(0, x) cannot be decided: x is too close to 0", position)
+        return ar.constant("pi") if direction == -1 else _ZERO
     return ar.function("atan2", lambda ctx: ctx.atan2(ar.interval(y), ar.interval(x)), position, weight=2)
 
 
