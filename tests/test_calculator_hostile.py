@@ -29,6 +29,16 @@ def calc(expression: str, **options: Any) -> tuple[str, dict[str, Any]]:
     return "calculate", {"expression": expression, **options}
 
 
+def _digits(count: int, seed: int) -> str:
+    """`count` digits, different for each seed."""
+    return "".join(str(1 + (seed * 7 + k * k) % 9) for k in range(count))
+
+
+# Numbers the caller writes as strings are priced by their length before they are read (about 1 ms each here)
+BIG_DATA = [_digits(10_000, i % 8) for i in range(99)]
+BIG_VARIABLES = {f"v{i}": _digits(9_999, i % 8) for i in range(100)}
+
+
 # (tool, arguments, the error's category: the start of the message)
 HOSTILE: list[tuple[str, dict[str, Any], str]] = [
     # long inputs
@@ -166,6 +176,9 @@ HOSTILE: list[tuple[str, dict[str, Any], str]] = [
     ("statistics", {"data": ["1/3", "os.system('ls')"]}, "Invalid argument"),
     ("statistics", {"data": [f"1/{p}" for p in _primes(3000)]}, "Time limit"),
     ("statistics", {"data": [f"1/{hex(2**k)}" for k in range(33_300, 33_310)]}, "Digit limit"),
+    ("statistics", {"data": BIG_DATA}, "Time limit"),
+    ("statistics", {"data": ["0." + "0" * 10_000]}, "Length limit"),
+    (*calc("1", variables=BIG_VARIABLES), "Time limit"),
 ]
 
 
@@ -240,6 +253,48 @@ def test_a_slow_request_does_not_hold_up_others() -> None:
         assert second["result"]["structuredContent"]["exact"] is False
         assert quick_latency < 0.5, quick_latency
         assert process.close() == 0
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [("statistics", {"data": BIG_DATA}), calc("1", variables=BIG_VARIABLES)],
+    ids=["statistics", "variables"],
+)
+def test_reading_big_numbers_does_not_hold_up_others(server: Any, tool: str, arguments: dict[str, Any]) -> None:
+    """The server reads the strings in a worker thread, not on the loop that answers the next request."""
+    hostile = server.send_request("tools/call", {"name": tool, "arguments": arguments})
+    start = time.perf_counter()
+    quick = server.send_request("tools/call", {"name": "calculate", "arguments": {"expression": "6*7"}})
+    replies = {}
+    while quick not in replies:
+        message = server.next_message(timeout=10)
+        replies[message["id"]] = message["result"]
+    latency = time.perf_counter() - start
+    if hostile not in replies:
+        replies[hostile] = server.response(hostile)["result"]
+    assert replies[quick]["content"][0]["text"] == "42"
+    assert replies[hostile]["content"][0]["text"].startswith("Time limit: reading "), replies[hostile]
+    assert latency < 0.05, f"{latency * 1000:.1f} ms"
+
+
+def test_megabytes_of_digits_are_refused_once_the_request_is_read(server: Any) -> None:
+    """1,600 numbers of 10,000 digits (16 MB): refused after about as long as the same request refused at its
+    first value takes. Moving 16 MB through a pipe and JSON takes longer than 100 ms here, so the bound is on
+    the difference."""
+    data = [_digits(10_000, i % 8) for i in range(1_600)]
+
+    def fastest(values: list[str], category: str) -> float:
+        times = []
+        for _ in range(2):
+            start = time.perf_counter()
+            text = server.call_tool("statistics", {"data": values})["content"][0]["text"]
+            times.append(time.perf_counter() - start)
+            assert text.startswith(category), text
+        return min(times)
+
+    transport = fastest(["x", *data[1:]], "Invalid argument: data[0] is 'x'")
+    refused = fastest(data, "Time limit: reading data[")
+    assert refused - transport < 0.1, f"{refused * 1000:.0f} ms against {transport * 1000:.0f} ms"
 
 
 def test_hostile_requests_in_flight_do_not_hold_up_others(server: Any) -> None:

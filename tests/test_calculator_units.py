@@ -3,6 +3,7 @@ budget, number reading and big-number text."""
 
 from __future__ import annotations
 
+import time
 from fractions import Fraction
 
 import pytest
@@ -11,6 +12,7 @@ from deskmcp.servers.calculator.errors import CalculationError
 from deskmcp.servers.calculator.exact import int_from_digits, int_to_text, rational_log, rational_root
 from deskmcp.servers.calculator.limits import Budget, Limits, Offload
 from deskmcp.servers.calculator.render import approximate, exact_text
+from deskmcp.servers.calculator.stats import summarize
 
 
 def run(expression: str, precision: int = 15, limits: Limits | None = None, on_loop: bool = False) -> Answer:
@@ -81,23 +83,57 @@ def test_the_budget_refuses_before_running() -> None:
     assert budget.spent_us == 900  # the refused step was not counted as done
 
 
+def test_the_clock_is_a_backstop_for_a_wrong_cost_model() -> None:
+    budget = Budget(25, on_loop=False)
+    budget.deadline = time.monotonic() - 1
+    with pytest.raises(CalculationError, match="ran past its deadline"):
+        budget.check_clock()
+
+
+def test_statistics_of_the_largest_data_accepted() -> None:
+    limits = Limits()
+    summary = summarize(
+        list(range(10_000)),
+        precision=15,
+        groups=4,
+        method="exclusive",
+        limits=limits,
+        budget=Budget(limits.time_limit_ms, on_loop=False),
+    )
+    assert (summary.count, summary.sum.value, summary.median.value) == (10_000, str(sum(range(10_000))), "4999.5")
+
+
+def test_number_messages_and_exponents() -> None:
+    assert run("1e0000000001").value == "10"  # leading zeros of an exponent count for nothing
+    assert run("0e9999999999").value == "0"
+    assert run("0.0e-99999999999").value == "0"
+    assert error("1e9999999999").startswith("Digit limit: ")
+    budget = Budget(25, on_loop=False)
+    with pytest.raises(CalculationError) as caught:
+        read_number("0." + "0" * 10_000, Limits(), "x", budget)
+    assert str(caught.value) == "Length limit: x is 10,002 characters long; a number may have at most 10,000."
+    unknown = error("f" + "o" * 1_000 + "(1)")
+    assert unknown.startswith("Unknown name: 'f" + "o" * 39 + "'… is not a function"), unknown
+
+
 def test_reading_numbers_exactly() -> None:
     limits = Limits()
-    assert read_number(0.1, limits, "x") == Fraction(1, 10)
-    assert read_number(-524.071, limits, "x") == Fraction(-524071, 1000)
-    assert read_number(1e300, limits, "x") == 10**300
-    assert read_number(" −1/3 ", limits, "x") == Fraction(-1, 3)
-    assert read_number("0x_ff", limits, "x") == 255
-    assert read_number(2**64, limits, "x") == 2**64
+    budget = Budget(limits.time_limit_ms, on_loop=False)
+    assert read_number(0.1, limits, "x", budget) == Fraction(1, 10)
+    assert read_number(-524.071, limits, "x", budget) == Fraction(-524071, 1000)
+    assert read_number(1e300, limits, "x", budget) == 10**300
+    assert read_number(" −1/3 ", limits, "x", budget) == Fraction(-1, 3)
+    assert read_number("0x_ff", limits, "x", budget) == 255
+    assert read_number(2**64, limits, "x", budget) == 2**64
     for bad in (True, float("nan"), "1/0", "2+2", "1e", ""):
         with pytest.raises(CalculationError):
-            read_number(bad, limits, "x")  # type: ignore[arg-type]
+            read_number(bad, limits, "x", budget)  # type: ignore[arg-type]
 
 
 def test_random_expressions_give_an_answer_or_a_calculation_error() -> None:
     """A seeded fuzz over every function, operator and some awkward numbers: nothing else may escape."""
     import random
-    import time
+    from collections import Counter
 
     from deskmcp.servers.calculator.functions import FUNCTIONS
 
@@ -114,16 +150,21 @@ def test_random_expressions_give_an_answer_or_a_calculation_error() -> None:
             return f"({expression(depth + 1)} {generator.choice(operators)} {expression(depth + 1)})"
         if roll < 0.7:
             return f"-{expression(depth + 1)}"
-        arguments = ", ".join(expression(depth + 1) for _ in range(generator.choice([1, 1, 2, 3])))
-        return f"{generator.choice(list(FUNCTIONS))}({arguments})"
+        name = generator.choice(list(FUNCTIONS))
+        function = FUNCTIONS[name]
+        count = generator.randint(function.minimum, function.maximum or function.minimum + 2)
+        return f"{name}({', '.join(expression(depth + 1) for _ in range(count))})"
 
     slowest = 0.0
+    kinds: Counter[str] = Counter()
     for _ in range(1500):
         text = expression()
         start = time.perf_counter()
         try:
             run(text, precision=generator.choice([1, 15, 100]))
-        except CalculationError:
-            pass
+            kinds["answer"] += 1
+        except CalculationError as error:
+            kinds["wrong arity" if " takes " in error.detail else error.kind] += 1
         slowest = max(slowest, time.perf_counter() - start)
     assert slowest < 1.0
+    assert kinds["answer"] > 750 and kinds["wrong arity"] == kinds["Syntax error"] == 0, kinds  # cases are evaluated

@@ -11,11 +11,11 @@ from fractions import Fraction
 from typing import Final
 
 from deskmcp.servers.calculator.arithmetic import describe
-from deskmcp.servers.calculator.errors import ARGUMENT, DIGIT_LIMIT, CalculationError
+from deskmcp.servers.calculator.errors import ARGUMENT, DIGIT_LIMIT, LENGTH_LIMIT, CalculationError
 from deskmcp.servers.calculator.evaluator import Outcome, evaluate
 from deskmcp.servers.calculator.exact import bits, digits_of_bits, parse_literal
 from deskmcp.servers.calculator.functions import CONSTANTS, FUNCTIONS
-from deskmcp.servers.calculator.limits import PARSE_US_PER_CHARACTER, Budget, Limits, quadratic_us
+from deskmcp.servers.calculator.limits import PARSE_US_PER_CHARACTER, Budget, Limits, quadratic_us, reading_us
 from deskmcp.servers.calculator.parser import parse
 from deskmcp.servers.calculator.render import approximate, exact_text, format_rounded, in_base
 from deskmcp.servers.calculator.tokens import NUMBER_PATTERN
@@ -45,16 +45,18 @@ def calculate(
     try:
         if len(expression) <= limits.max_length:
             budget.charge(len(expression) * PARSE_US_PER_CHARACTER, "reading the expression")
-        tree = parse(expression, limits, read_variables(variables, limits))
+        tree = parse(expression, limits, read_variables(variables, limits, budget))
         return present(evaluate(tree, precision, limits, budget), precision, base, budget)
     except CalculationError as error:
         error.source = expression
         raise
 
 
-def read_number(raw: Number, limits: Limits, what: str) -> Fraction:
+def read_number(raw: Number, limits: Limits, what: str, budget: Budget) -> Fraction:
     """A caller's number, exactly: JSON floats by their shortest decimal text (0.1 is 1/10), strings by the
-    calculator's own number syntax, with an optional sign and an optional /denominator ("-1/3")."""
+    calculator's own number syntax, with an optional sign and an optional /denominator ("-1/3").
+
+    A string is priced by its length before it is converted: 10,000 digits take a millisecond or two."""
     if isinstance(raw, bool):
         raise CalculationError(ARGUMENT, f"{what} is a boolean; give a number.")
     if isinstance(raw, int):
@@ -67,11 +69,15 @@ def read_number(raw: Number, limits: Limits, what: str) -> Fraction:
             raise CalculationError(ARGUMENT, f"{what} is {raw}; give a finite number.")
         value = parse_literal(repr(abs(raw)), limits.max_digits, 0)
         return -value if raw < 0 else value
-    return _read_text(raw, limits, what)
+    return _read_text(raw, limits, what, budget)
 
 
-def _read_text(raw: str, limits: Limits, what: str) -> Fraction:
-    found = _NUMBER_TEXT.match(raw) if len(raw) <= limits.max_length else None
+def _read_text(raw: str, limits: Limits, what: str, budget: Budget) -> Fraction:
+    if len(raw) > limits.max_length:
+        detail = f"{what} is {len(raw):,} characters long; a number may have at most {limits.max_length:,}."
+        raise CalculationError(LENGTH_LIMIT, detail)
+    budget.charge(reading_us(len(raw)), f"reading {what}")
+    found = _NUMBER_TEXT.match(raw)
     if found is None:
         detail = f"{what} is {raw[:40]!r}; give a number such as 12, -0.5, 1e-9, 0xff or 1/3."
         raise CalculationError(ARGUMENT, detail)
@@ -85,7 +91,7 @@ def _read_text(raw: str, limits: Limits, what: str) -> Fraction:
     return -value if sign in ("-", "−") else value
 
 
-def read_variables(variables: Mapping[str, Number], limits: Limits) -> dict[str, Fraction]:
+def read_variables(variables: Mapping[str, Number], limits: Limits, budget: Budget) -> dict[str, Fraction]:
     if len(variables) > limits.max_variables:
         raise CalculationError(ARGUMENT, f"at most {limits.max_variables} variables are accepted.")
     values = {}
@@ -95,7 +101,7 @@ def read_variables(variables: Mapping[str, Number], limits: Limits) -> dict[str,
             raise CalculationError(ARGUMENT, detail)
         if name in FUNCTIONS or name in CONSTANTS:
             raise CalculationError(ARGUMENT, f"variable name {name!r} is taken by a function or constant.")
-        values[name] = read_number(raw, limits, f"variable {name!r}")
+        values[name] = read_number(raw, limits, f"variable {name!r}", budget)
     return values
 
 

@@ -69,11 +69,11 @@ def parse_literal(text: str, max_digits: int, position: int) -> Fraction:
     if match is None:
         raise CalculationError(SYNTAX, f"{text!r} is not a number", position)
     whole, fraction, exponent = match.group(1), match.group(2) or "", match.group(3) or ""
-    if len(exponent.lstrip("+-")) > _MAX_EXPONENT_CHARS:
-        raise _too_many_digits(text, 10**_MAX_EXPONENT_CHARS, max_digits, position)
     mantissa = (whole + fraction).lstrip("0")
     if not mantissa:
-        return Fraction(0)
+        return Fraction(0)  # 0e9999999999 is still 0
+    if len(exponent.lstrip("+-").lstrip("0")) > _MAX_EXPONENT_CHARS:  # 1e0000000001 is only 10
+        raise _too_many_digits(text, 10**_MAX_EXPONENT_CHARS, max_digits, position)
     scale = (int(exponent) if exponent else 0) - len(fraction)
     size = max(len(mantissa) + max(scale, 0), -scale)
     if size > max_digits:

@@ -35,6 +35,11 @@ INTERVAL_FUNCTION_US: Final = 100.0
 INTERVAL_FUNCTION_PER_100_DIGITS_SQUARED_US: Final = 50.0
 PARSE_US_PER_CHARACTER: Final = 1.0
 READ_US_PER_VALUE: Final = 10.0  # a statistics value: read, scaled, sorted and summed
+# A caller's number string: CPython's str -> int is quadratic, and a decimal or p/q adds a gcd of that size.
+# The first characters cost no more than a step (or the READ_US_PER_VALUE of a statistics value) covers.
+READ_COVERED_CHARACTERS: Final = 100
+READ_US_PER_KILOCHARACTER: Final = 70.0
+READ_US_PER_KILOCHARACTER_SQUARED: Final = 20.0
 # On the event loop, work estimated above this moves to a worker thread (see `Offload`).
 LOOP_SLICE_US: Final = 1000.0
 
@@ -104,6 +109,13 @@ def quadratic_us(kind: str, bits: int) -> float:
     """Estimated cost of a step of `kind` whose largest number has `bits` bits."""
     kilobits = bits / 1000
     return STEP_US + QUADRATIC_US[kind] * kilobits * kilobits
+
+
+def reading_us(characters: int) -> float:
+    """Estimated cost of turning a number string of `characters` characters into an exact value (10,000: 2.7 ms)."""
+    beyond_covered = max(0, characters - READ_COVERED_CHARACTERS) / 1000
+    kilocharacters = characters / 1000
+    return READ_US_PER_KILOCHARACTER * beyond_covered + READ_US_PER_KILOCHARACTER_SQUARED * kilocharacters**2
 
 
 def interval_us(working_digits: int, *, function: bool) -> float:

@@ -38,6 +38,7 @@ from deskmcp.servers.calculator.tokens import END, NAME, NUMBER, Token, tokenize
 COMPARISON_OPERATORS: Final = frozenset({"==", "!=", "<", "<=", ">", ">="})
 _ADDITIVE: Final = frozenset({"+", "-"})
 _MULTIPLICATIVE: Final = frozenset({"*", "/", "//", "%"})
+_SHOWN_NAME: Final = 40  # characters of an unknown name echoed in a message
 
 
 @dataclass(slots=True, eq=False)
@@ -292,17 +293,20 @@ def _arity(function: Function) -> str:
 
 
 def unknown_name(name: str, position: int | None) -> CalculationError:
+    cut = "…" if len(name) > _SHOWN_NAME else ""
+    shown = f"{name[:_SHOWN_NAME]!r}{cut}"
     if name.startswith("_"):
-        return CalculationError(NOT_ALLOWED, f"names starting with '_' ({name}) are not supported.", position)
+        detail = f"names starting with '_' ({name[:_SHOWN_NAME]}{cut}) are not supported."
+        return CalculationError(NOT_ALLOWED, detail, position)
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
-        detail = f"{name!r} is Python syntax; the calculator evaluates arithmetic only."
+        detail = f"{shown} is Python syntax; the calculator evaluates arithmetic only."
         return CalculationError(NOT_ALLOWED, detail, position)
     import difflib
 
-    close = difflib.get_close_matches(name, [*FUNCTIONS, *CONSTANTS], n=1)
+    close = difflib.get_close_matches(name[: _SHOWN_NAME + 1], [*FUNCTIONS, *CONSTANTS], n=1)
     hint = f" Did you mean {close[0]}?" if close else ""
     detail = (
-        f"{name!r} is not a function or constant here.{hint} Functions: {', '.join(FUNCTIONS)}. "
+        f"{shown} is not a function or constant here.{hint} Functions: {', '.join(FUNCTIONS)}. "
         f"Constants: {', '.join(CONSTANTS)}. Other names can be given numbers in `variables`."
     )
     return CalculationError(UNKNOWN_NAME, detail, position)

@@ -48,7 +48,7 @@ def summarize(
         raise CalculationError(ARGUMENT, f"data has {len(data):,} values; at most {limits.max_data:,} are accepted.")
     budget.allow(len(data) * READ_US_PER_VALUE)  # the limit is for arithmetic, not for reading
     budget.charge(len(data) * READ_US_PER_VALUE, "reading the data")
-    values = [read_number(raw, limits, f"data[{index}]") for index, raw in enumerate(data)]
+    values = [read_number(raw, limits, f"data[{index}]", budget) for index, raw in enumerate(data)]
     scale, scaled = _common_denominator(values, limits, budget)
     scaled.sort()
     n = len(scaled)
