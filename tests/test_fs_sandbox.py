@@ -498,6 +498,22 @@ def test_configured_root_must_exist() -> None:
         Sandbox(["/no/such/dir"])
 
 
+def test_a_client_root_keeps_the_spelling_of_a_symlinked_root(tmp_path: Path) -> None:
+    """macOS: /tmp is a link to /private/tmp; configured and client roots both say /tmp/..."""
+    (tmp_path / "real" / "inner").mkdir(parents=True)
+    (tmp_path / "real" / "a.txt").write_text("a")
+    (tmp_path / "real" / "inner" / "b.txt").write_text("b")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    box = Sandbox([tmp_path / "link"])
+    box.set_client_roots([(tmp_path / "link").as_uri()])
+    assert box.read_bytes(tmp_path / "link" / "a.txt", 10) == b"a"
+    box.set_client_roots([(tmp_path / "link" / "inner").as_uri()])
+    assert box.read_bytes(tmp_path / "link" / "inner" / "b.txt", 10) == b"b"
+    unconfigured = Sandbox([])
+    unconfigured.set_client_roots([(tmp_path / "link").as_uri()])
+    assert unconfigured.read_bytes(tmp_path / "link" / "a.txt", 10) == b"a"
+
+
 def test_an_unusable_root_is_left_out_when_not_strict(tmp_path: Path) -> None:
     box = Sandbox([tmp_path, "/no/such/dir"], strict=False)
     assert box.roots == (tmp_path.resolve(),)

@@ -122,6 +122,14 @@ def test_read_multiple_files_reports_each_error_inline(tools: Tools, root: Path)
     assert "paths" in tools.error("read_multiple_files", paths=[])
 
 
+def test_read_multiple_files_counts_the_bytes_read_against_the_limit(tools: Tools, root: Path) -> None:
+    # Invalid UTF-8 decodes to U+FFFD (3 bytes once re-encoded): the budget is what was read, not that.
+    (root / "bad.bin.txt").write_bytes(b"\xff" * (LIMIT // 2))
+    (root / "small.txt").write_text("b")
+    text = tools.text("read_multiple_files", paths=["bad.bin.txt", "small.txt"])
+    assert text.split("\n---\n")[1] == "small.txt:\nb\n"
+
+
 # --- writing ------------------------------------------------------------------------------------------
 
 
@@ -140,6 +148,20 @@ def test_write_file_through_a_hard_link_says_what_happened(tools: Tools, root: P
     os.link(other, root / "linked.txt")
     assert "other hard link" in tools.text("write_file", path="linked.txt", content="new")
     assert other.read_text() == "old"
+    edited = tools.text("edit_file", path="linked.txt", edits=[{"oldText": "new", "newText": "newer"}])
+    assert "other hard link" not in edited  # the write above replaced the name: it has no other link now
+    os.link(root / "linked.txt", tmp_path / "second.txt")
+    edited = tools.text("edit_file", path="linked.txt", edits=[{"oldText": "newer", "newText": "newest"}])
+    assert "other hard link" in edited
+    assert (tmp_path / "second.txt").read_text() == "newer" and (root / "linked.txt").read_text() == "newest"
+
+
+def test_a_lone_surrogate_in_content_is_refused_clearly_and_nothing_is_written(tools: Tools, root: Path) -> None:
+    message = tools.error("write_file", path="README.md", content="a\ud800b")
+    assert "lone surrogate" in message and "nothing was written" in message
+    message = tools.error("edit_file", path="README.md", edits=[{"oldText": "hello", "newText": "\udfff"}])
+    assert "lone surrogate" in message
+    assert (root / "README.md").read_text() == "# Title\nhello world\n"
 
 
 def test_edit_file_diff_dry_run_and_all_or_nothing(tools: Tools, root: Path) -> None:

@@ -65,12 +65,25 @@ def read_many(sandbox: Sandbox, paths: Sequence[str], limit: int) -> str:
     for path in paths:
         try:
             with sandbox.open_read(path) as handle:
-                text = decode(read_within(handle, path, budget), path)
-            budget -= len(text.encode("utf-8", errors="replace"))
+                data = read_within(handle, path, budget)
+            text = decode(data, path)
+            budget -= len(data)  # the bytes read, not the decoded text re-encoded (U+FFFD is 3 bytes)
             parts.append(f"{path}:\n{text}\n")
         except ToolError as exc:
             parts.append(f"{path}: Error - {exc}")
     return "\n---\n".join(parts)
+
+
+def encode_text(text: str, path: str) -> bytes:
+    """`text` as UTF-8; a lone surrogate (which JSON can carry) is a clear refusal, not an internal error."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        msg = (
+            f"the content for {path!r} contains a lone surrogate (\\u{ord(text[exc.start]):04x} at character "
+            f"{exc.start}), which is not valid text; nothing was written"
+        )
+        raise ToolError(msg) from None
 
 
 def hard_link_note(outcome: WriteOutcome) -> str:
@@ -98,7 +111,8 @@ def edit(sandbox: Sandbox, path: str, edits: Sequence[tuple[str, str]], dry_run:
     after = apply_edits(before, edits)
     diff = unified_diff(before, after, path)
     if not dry_run and after != before:
-        sandbox.write_bytes(path, after.encode("utf-8"), expected=version)
+        outcome = sandbox.write_bytes(path, encode_text(after, path), expected=version)
+        return diff + "\n" + hard_link_note(outcome).strip()
     return diff + "\n"
 
 

@@ -100,10 +100,13 @@ class RootSet:
 
     def _client_root(self, path: str) -> list[Root]:
         real = os.path.realpath(path)
+        given = (os.path.abspath(path),)  # the spelling the client used stays valid (e.g. macOS /tmp -> /private/tmp)
         if not self.configured:  # no configured roots: the client's are the allow-list
-            return [self._make_root(real, self.ops.open_root(real))]
-        inner = [r for r in self.configured if is_within(Path(real), r.path) and r.path != Path(real)]
-        if inner:  # the client root contains configured roots: those are the intersection
+            return [self._make_root(real, self.ops.open_root(real), aliases=given)]
+        inner = [r for r in self.configured if is_within(Path(real), r.path)]
+        if (
+            inner
+        ):  # the client root is, or contains, configured roots: those (with their spellings) are the intersection
             return inner
         root, parts = self.split(path, self.configured)
         walk = Walk(self.ops, self.flavour, self.configured, root, path)
@@ -115,7 +118,7 @@ class RootSet:
                 )
             except OSError as exc:
                 raise os_error(exc, path, "open") from None
-            return [self._make_root(str(where.path), handle)]
+            return [self._make_root(str(where.path), handle, aliases=given)]
         finally:
             walk.close()
 

@@ -136,7 +136,7 @@ def build_tools(sandbox: Sandbox, limits: Limits) -> list[ToolSpec]:
     def write_file(path: FilePath, content: str) -> str:
         """Create a new file or completely overwrite an existing file with new content (written atomically;
         permissions kept). Only works within allowed directories."""
-        outcome = sandbox.write_bytes(path, content.encode("utf-8"))
+        outcome = sandbox.write_bytes(path, listing.encode_text(content, path))
         return f"Successfully wrote to {path}" + listing.hard_link_note(outcome)
 
     @tool(annotations=writes(destructive=True, idempotent=False))
