@@ -263,7 +263,9 @@ def test_check_config_shows_the_effective_directories(tmp_path: Path, root: Path
     from hostpipes import host_env
 
     command = deskmcp_command("filesystem", str(root), str(tmp_path / "gone"), "--read-only", "--check-config")
-    completed = subprocess.run(command, capture_output=True, text=True, env=host_env(), timeout=60)
+    env = host_env({"DESKMCP_FILESYSTEM_MAX_READ_BYTES": "1MiB"})  # sizes take units, as RESOURCE_MAX_BYTES does
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
     assert completed.returncode == 0, completed.stderr
+    assert "DESKMCP_FILESYSTEM_MAX_READ_BYTES = 1048576" in completed.stdout
     assert f"allowed directories:\n  {root.resolve()}\n  not available:" in completed.stdout
     assert "read-only: yes" in completed.stdout

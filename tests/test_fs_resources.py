@@ -25,6 +25,7 @@ from deskmcp.servers.filesystem.resources import (
 )
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.uris import InvalidResource, path_to_uri, uri_to_path
+from deskmcp.shared.tools import ToolError
 from hostpipes import MODERN, deskmcp_command, inspector_json, pipe_server, sdk_client, sdk_session
 
 RULES = IgnoreRules()
@@ -324,6 +325,28 @@ def test_read_refuses_outside_missing_folders_and_big_files(tmp_path: Path) -> N
         read_resource(sandbox, path_to_uri(root / "escape.txt"), 100)
 
 
+def test_a_read_refused_for_another_reason_is_not_called_too_large(tmp_path: Path) -> None:
+    # Tests run as root, who may read a mode-000 file; a sandbox that refuses stands in for it.
+    from deskmcp.servers.filesystem.walker import too_big
+
+    class Refusing(Sandbox):
+        def __init__(self, roots: list[Path], error: Exception) -> None:
+            super().__init__(roots)
+            self.error = error
+
+        def read_bytes(self, path: str | Path, limit: int) -> bytes:
+            raise self.error
+
+    root = make_tree(tmp_path / "root", {"locked.txt": "x"})
+    uri = path_to_uri(root / "locked.txt")
+    with pytest.raises(ResourceNotFound, match="cannot be read: permission denied"):
+        read_resource(Refusing([root], ToolError("permission denied")), uri, 100)
+    with pytest.raises(ResourceNotFound, match="cannot be read"):
+        read_resource(Refusing([root], PermissionError(13, "Permission denied")), uri, 100)
+    with pytest.raises(ResourceTooLarge, match="over the 100-byte limit"):
+        read_resource(Refusing([root], too_big(root / "locked.txt", 500, 100)), uri, 100)
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
 def test_read_never_blocks_on_a_fifo(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe")
@@ -344,6 +367,7 @@ def test_completion_extends_the_path_one_name_at_a_time(tmp_path: Path) -> None:
     (tmp_path / "proj-sibling" / "secret.txt").write_text("no")
     assert complete_path(sandbox, RULES, base + "/../proj-sibling/") == ([], 0)
     assert complete_path(sandbox, RULES, base + "/src/../../proj-sibling/s") == ([], 0)
+    assert complete_path(sandbox, RULES, base + "/.git/") == ([], 0)  # ignored folders are not offered inside
 
 
 # --- over pipes, both eras ------------------------------------------------------------------------------

@@ -23,14 +23,6 @@ from deskmcp.shared.tools import ToolRegistry
 logger = logging.getLogger(__name__)
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        msg = f"must be a positive number of bytes, got {text!r}"
-        raise ValueError(msg)
-    return value
-
-
 CORE_SETTINGS = (
     Setting(
         "ROOTS",
@@ -39,8 +31,8 @@ CORE_SETTINGS = (
     ),
     Setting(
         "MAX_READ_BYTES",
-        "largest file content a tool returns in one call (whole-file reads, media, edits)",
-        parser=_positive_int,
+        "largest file content a tool returns in one call (whole-file reads, media, edits; bytes, or with KiB/MiB/GiB)",
+        parser=live.parse_size,
         default=10 * 1024 * 1024,
         example="10485760",
     ),

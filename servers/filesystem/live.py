@@ -40,8 +40,10 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 RESOURCE_NOT_FOUND: Final = -32002  # handshake era; 2026-07-28 answers -32602 (SEP-2164)
 MIB: Final = 1024 * 1024
-SIZE_UNITS: Final = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": MIB, "mb": MIB, "mib": MIB}
-SIZE_UNITS_G: Final = {"g": 1024 * MIB, "gb": 1024 * MIB, "gib": 1024 * MIB}
+SIZE_UNITS: Final = {
+    **{"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": MIB, "mb": MIB, "mib": MIB},
+    **{"g": 1024 * MIB, "gb": 1024 * MIB, "gib": 1024 * MIB},
+}
 
 Context = ServerRequestContext[Any, Any]
 
@@ -49,11 +51,10 @@ Context = ServerRequestContext[Any, Any]
 def parse_size(text: str) -> int:
     """Bytes from `10485760`, `10MiB`, `512 KiB`, `1g` (binary units)."""
     match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", text)
-    units = {**SIZE_UNITS, **SIZE_UNITS_G}
-    if not match or match.group(2).lower() not in units or int(match.group(1)) <= 0:
+    if not match or match.group(2).lower() not in SIZE_UNITS or int(match.group(1)) <= 0:
         msg = f"expected a positive size such as 10485760 or 10MiB, got {text!r}"
         raise ValueError(msg)
-    return int(match.group(1)) * units[match.group(2).lower()]
+    return int(match.group(1)) * SIZE_UNITS[match.group(2).lower()]
 
 
 def parse_count(text: str) -> int:

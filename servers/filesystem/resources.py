@@ -26,6 +26,7 @@ from deskmcp.servers.filesystem.filetypes import OCTET_STREAM, is_binary_type, m
 from deskmcp.servers.filesystem.paths import AccessDenied, NotFound
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.uris import IS_WINDOWS, InvalidResource, child_uri, path_to_uri, uri_to_path
+from deskmcp.servers.filesystem.walker import TooLarge
 from deskmcp.shared.tools import ToolError
 
 DEFAULT_IGNORES: Final = (".git", ".hg", ".svn", ".bzr", "_darcs", "CVS", ".jj", ".pijul", ".fossil-settings")
@@ -279,8 +280,10 @@ def read_resource(sandbox: Sandbox, uri: str, limit: int) -> ResourceContent:
     except (NotFound, FileNotFoundError):
         msg = f"{uri} does not exist (it may have been moved or deleted); list resources again"
         raise ResourceNotFound(msg) from None
-    except ToolError as exc:  # grown past the limit since the stat, or refused
+    except TooLarge as exc:  # grown past the limit since the stat
         raise ResourceTooLarge(f"{uri}: {exc}") from None
+    except (OSError, ToolError) as exc:  # e.g. permission denied, or swapped for a FIFO since the stat
+        raise ResourceNotFound(f"{uri} cannot be read: {exc}") from None
     return decode_content(uri, os.path.basename(path), data)
 
 
@@ -331,6 +334,8 @@ def complete_path(
         matches = [template_value(root) + "/" for root in roots if template_value(root).startswith(value)]
         return sorted(matches)[:limit], len(matches)
     _, parts = located
+    if rules.ignores_path(parts):  # inside an ignored folder such as .git
+        return [], 0
     try:
         entries = sandbox.list_dir(directory, stat_entries=False)
     except (OSError, ToolError):

@@ -254,8 +254,12 @@ def require_regular(st: os.stat_result, path: str | Path) -> None:
         raise ToolError(f"{os.fspath(path)!r} is {_kind(st)}; only regular files can be read or written")
 
 
-def too_big(path: str | Path, size: int, limit: int) -> ToolError:
-    return ToolError(
+class TooLarge(ToolError):
+    """A file is over a read limit (callers that map errors tell this apart from other refusals)."""
+
+
+def too_big(path: str | Path, size: int, limit: int) -> TooLarge:
+    return TooLarge(
         f"{os.fspath(path)!r} is {size:,} bytes, over the {limit:,}-byte limit; "
         "read part of it (head/tail) or raise the limit in the server settings"
     )
