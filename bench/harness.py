@@ -177,7 +177,3 @@ def pipelined(
         return {"req_per_s": count / elapsed, "peak_rss_mb": session.peak_rss_mb(), "errors": errors}
     finally:
         session.close()
-
-
-def ratio(ours: float, theirs: float) -> str:
-    return f"{ours / theirs:.2f}x"

@@ -163,9 +163,6 @@ class FdOps:
         with os.scandir(handle) as entries:
             return list(entries)
 
-    def describe(self, handle: int) -> str:
-        return f"fd {handle}"
-
 
 class PathOps:
     """Windows fallback (no dir_fd): verified path handles, links refused per component, opens re-verified."""
@@ -243,9 +240,6 @@ class PathOps:
     def scandir(self, handle: str) -> list[os.DirEntry[str]]:
         with os.scandir(handle) as entries:
             return list(entries)
-
-    def describe(self, handle: str) -> str:
-        return handle
 
 
 def native_ops() -> FdOps | PathOps:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ntpath
 import os
-import posixpath
 import sys
 import unicodedata
 import urllib.parse
@@ -46,9 +45,8 @@ class NotFound(ToolError):
 
 @dataclass(frozen=True, slots=True)
 class Flavour:
-    """How one OS spells paths: its path module and the extra rules for its component names."""
+    """How one OS spells paths: the rules for splitting them and for their component names."""
 
-    module: object  # posixpath or ntpath
     windows: bool
 
     def split(self, path: str) -> tuple[str, list[str]]:
@@ -63,13 +61,9 @@ class Flavour:
             parts = path.split("/")
         return anchor, [part for part in parts if part not in ("", ".")]
 
-    def join(self, anchor: str, parts: Sequence[str]) -> str:
-        separator = "\\" if self.windows else "/"
-        return anchor + separator.join(parts)
 
-
-POSIX: Final = Flavour(posixpath, windows=False)
-WINDOWS: Final = Flavour(ntpath, windows=True)
+POSIX: Final = Flavour(windows=False)
+WINDOWS: Final = Flavour(windows=True)
 NATIVE: Final = WINDOWS if os.name == "nt" else POSIX
 
 

@@ -108,10 +108,6 @@ class Sandbox:
         """The effective allowed roots: absolute, resolved (configured ∩ client)."""
         return tuple(root.path for root in self._roots.effective)
 
-    @property
-    def configured_roots(self) -> tuple[Path, ...]:
-        return tuple(root.path for root in self._roots.configured)
-
     def add_roots_listener(self, callback: Callable[[], None]) -> None:
         """`callback()` runs after the effective roots change."""
         self._listeners.append(callback)
