@@ -396,3 +396,20 @@ def test_head_and_tail_of_files_without_final_newline() -> None:
     assert textfiles.tail(io.BytesIO(data), 2, 100) == "b\nc"
     assert textfiles.tail(io.BytesIO(b"a\r\nb\r\n"), 1, 100) == "b"
     assert textfiles.head(io.BytesIO(b""), 3, 100) == ""
+
+
+def test_edit_file_does_not_write_over_a_change_made_after_it_read(
+    tools: Tools, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deskmcp.servers.filesystem import listing
+
+    original = listing.apply_edits
+
+    def edit_while_someone_else_saves(before: str, edits: Any) -> str:
+        (root / "README.md").write_text("someone else's longer change\n")  # between our read and our write
+        return original(before, edits)
+
+    monkeypatch.setattr(listing, "apply_edits", edit_while_someone_else_saves)
+    message = tools.error("edit_file", path="README.md", edits=[{"oldText": "hello", "newText": "bye"}])
+    assert "changed" in message
+    assert (root / "README.md").read_text() == "someone else's longer change\n"
