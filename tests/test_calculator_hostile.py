@@ -1,7 +1,8 @@
 """Hostile input for the calculator: each entry is refused with the limit or rule it hit, quickly.
 
 The corpus (`HOSTILE`) is also what `bench/calculator.py` times. Every entry goes through a real
-`deskmcp calculator` subprocess; the round trip of each refusal must be under 100 ms, and the server must
+`deskmcp calculator` subprocess; the round trip of each refusal (the fastest of up to three tries, for noisy
+machines) must be under 100 ms, and the server must
 go on serving afterwards.
 """
 
@@ -35,6 +36,7 @@ def _digits(count: int, seed: int) -> str:
 
 
 # Numbers the caller writes as strings are priced by their length before they are read (about 1 ms each here)
+TRIES = 3  # timed round trips: the fastest of up to this many must meet the bound
 BIG_DATA = [_digits(10_000, i % 8) for i in range(99)]
 BIG_VARIABLES = {f"v{i}": _digits(9_999, i % 8) for i in range(100)}
 
@@ -201,9 +203,13 @@ def server() -> Any:
 @pytest.mark.parametrize("entry", HOSTILE, ids=[entry_id(entry) for entry in HOSTILE])
 def test_hostile_input_is_refused_quickly(server: Any, entry: tuple[str, dict[str, Any], str]) -> None:
     tool, arguments, category = entry
-    start = time.perf_counter()
-    result = server.call_tool(tool, arguments)
-    elapsed = time.perf_counter() - start
+    elapsed = float("inf")
+    for _ in range(TRIES):  # CI machines are noisy: a refusal that is really slow is slow every time
+        start = time.perf_counter()
+        result = server.call_tool(tool, arguments)
+        elapsed = min(elapsed, time.perf_counter() - start)
+        if elapsed < 0.1:
+            break
     text = result["content"][0]["text"]
     assert result.get("isError") is True, result
     assert text.startswith(f"{category}:") or text.startswith(f"{category} for tool"), text
@@ -262,39 +268,44 @@ def test_a_slow_request_does_not_hold_up_others() -> None:
 )
 def test_reading_big_numbers_does_not_hold_up_others(server: Any, tool: str, arguments: dict[str, Any]) -> None:
     """The server reads the strings in a worker thread, not on the loop that answers the next request."""
-    hostile = server.send_request("tools/call", {"name": tool, "arguments": arguments})
-    start = time.perf_counter()
-    quick = server.send_request("tools/call", {"name": "calculate", "arguments": {"expression": "6*7"}})
-    replies = {}
-    while quick not in replies:
-        message = server.next_message(timeout=10)
-        replies[message["id"]] = message["result"]
-    latency = time.perf_counter() - start
-    if hostile not in replies:
-        replies[hostile] = server.response(hostile)["result"]
-    assert replies[quick]["content"][0]["text"] == "42"
-    assert replies[hostile]["content"][0]["text"].startswith("Time limit: reading "), replies[hostile]
+    latency = float("inf")
+    for _ in range(TRIES):  # CI machines are noisy: a quick request that really waits waits every time
+        hostile = server.send_request("tools/call", {"name": tool, "arguments": arguments})
+        start = time.perf_counter()
+        quick = server.send_request("tools/call", {"name": "calculate", "arguments": {"expression": "6*7"}})
+        replies = {}
+        while quick not in replies:
+            message = server.next_message(timeout=10)
+            replies[message["id"]] = message["result"]
+        latency = min(latency, time.perf_counter() - start)
+        if hostile not in replies:
+            replies[hostile] = server.response(hostile)["result"]
+        assert replies[quick]["content"][0]["text"] == "42"
+        assert replies[hostile]["content"][0]["text"].startswith("Time limit: reading "), replies[hostile]
+        if latency < 0.05:
+            break
     assert latency < 0.05, f"{latency * 1000:.1f} ms"
 
 
 def test_megabytes_of_digits_are_refused_once_the_request_is_read(server: Any) -> None:
-    """1,600 numbers of 10,000 digits (16 MB): refused after about as long as the same request refused at its
-    first value takes. Moving 16 MB through a pipe and JSON takes longer than 100 ms here, so the bound is on
-    the difference."""
-    data = [_digits(10_000, i % 8) for i in range(1_600)]
-
-    def fastest(values: list[str], category: str) -> float:
-        times = []
-        for _ in range(2):
+    """800 numbers of 10,000 digits (8 MB; reading them all would take seconds): refused after about as long as
+    the same request refused at its first value takes. Moving 8 MB through a pipe and JSON takes longer than
+    100 ms here and varies by tens of milliseconds, so the bound is on the difference of the fastest of three
+    alternating rounds."""
+    data = [_digits(10_000, i % 8) for i in range(800)]
+    requests = {
+        "transport": (["x", *data[1:]], "Invalid argument: data[0] is 'x'"),
+        "refused": (data, "Time limit: reading data["),
+    }
+    fastest = dict.fromkeys(requests, float("inf"))
+    for _ in range(3):
+        for label, (values, category) in requests.items():
             start = time.perf_counter()
             text = server.call_tool("statistics", {"data": values})["content"][0]["text"]
-            times.append(time.perf_counter() - start)
+            fastest[label] = min(fastest[label], time.perf_counter() - start)
             assert text.startswith(category), text
-        return min(times)
-
-    transport = fastest(["x", *data[1:]], "Invalid argument: data[0] is 'x'")
-    refused = fastest(data, "Time limit: reading data[")
-    assert refused - transport < 0.1, f"{refused * 1000:.0f} ms against {transport * 1000:.0f} ms"
+    difference = fastest["refused"] - fastest["transport"]
+    assert difference < 0.1, f"{fastest['refused'] * 1000:.0f} ms against {fastest['transport'] * 1000:.0f} ms"
 
 
 def test_hostile_requests_in_flight_do_not_hold_up_others(server: Any) -> None:
