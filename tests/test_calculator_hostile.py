@@ -2,8 +2,7 @@
 
 The corpus (`HOSTILE`) is also what `bench/calculator.py` times. Every entry goes through a real
 `deskmcp calculator` subprocess; the round trip of each refusal (the fastest of up to three tries, for noisy
-machines) must be under 100 ms, and the server must
-go on serving afterwards.
+machines) must be under 100 ms, and the server must go on serving afterwards.
 """
 
 from __future__ import annotations
