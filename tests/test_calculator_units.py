@@ -83,6 +83,24 @@ def test_the_budget_refuses_before_running() -> None:
     assert budget.spent_us == 900  # the refused step was not counted as done
 
 
+def test_the_budget_polls_for_cancellation_before_each_step() -> None:
+    class Cancelled(Exception):
+        pass
+
+    cancelled = False
+
+    def check_cancelled() -> None:
+        if cancelled:
+            raise Cancelled
+
+    budget = Budget(25, on_loop=False, check_cancelled=check_cancelled)
+    budget.charge(10, "a step")
+    cancelled = True
+    with pytest.raises(Cancelled):
+        budget.charge(10, "the next step")
+    assert budget.spent_us == 10
+
+
 def test_the_clock_is_a_backstop_for_a_wrong_cost_model() -> None:
     budget = Budget(25, on_loop=False)
     budget.deadline = time.monotonic() - 1

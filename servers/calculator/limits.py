@@ -10,6 +10,7 @@ wall clock is only a backstop for a cost model that is wrong.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -66,19 +67,23 @@ class Budget:
     """The estimated time an evaluation has spent; refuses a step before it runs if it would overrun.
 
     With `on_loop`, the budget is only the short slice the event loop can spare, and overrunning it raises
-    `Offload` rather than an error.
+    `Offload` rather than an error. Off the loop, `check_cancelled` (which raises once the request is cancelled)
+    runs before every step, since a worker thread cannot be stopped from outside.
     """
 
-    __slots__ = ("deadline", "limit_us", "on_loop", "spent_us", "time_limit_ms")
+    __slots__ = ("check_cancelled", "deadline", "limit_us", "on_loop", "spent_us", "time_limit_ms")
 
-    def __init__(self, time_limit_ms: int, *, on_loop: bool) -> None:
+    def __init__(self, time_limit_ms: int, *, on_loop: bool, check_cancelled: Callable[[], None] | None = None) -> None:
         self.time_limit_ms = time_limit_ms
         self.limit_us = time_limit_ms * 1000.0
         self.on_loop = on_loop
+        self.check_cancelled = check_cancelled
         self.spent_us = 0.0
         self.deadline = time.monotonic() + max(1.0, time_limit_ms / 100)
 
     def charge(self, cost_us: float, what: str, position: int | None = None) -> None:
+        if self.check_cancelled is not None:
+            self.check_cancelled()
         spent = self.spent_us + cost_us
         if self.on_loop and spent > LOOP_SLICE_US:
             raise Offload

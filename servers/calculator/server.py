@@ -16,7 +16,7 @@ from deskmcp.servers.calculator.calculation import Answer, calculate
 from deskmcp.servers.calculator.errors import CalculationError
 from deskmcp.servers.calculator.limits import Budget, Limits, Offload
 from deskmcp.servers.calculator.stats import Summary, summarize
-from deskmcp.shared.tools import READ_ONLY, StructuredResult, ToolRegistry, tool
+from deskmcp.shared.tools import READ_ONLY, StructuredResult, ToolContext, ToolRegistry, tool
 from pydantic import BaseModel, Field, PrivateAttr
 
 T = TypeVar("T")
@@ -103,18 +103,30 @@ def _number(answer: Answer) -> NumberResult:
     return NumberResult(value=answer.value, exact=answer.exact, decimal=answer.decimal)
 
 
-async def run(work: Callable[[Budget], T], limits: Limits) -> T:
-    """`work` on the loop within a short slice, or again in a worker thread if it needs longer."""
+async def run(work: Callable[[Budget], T], limits: Limits, ctx: ToolContext) -> T:
+    """`work` on the loop within a short slice, or again in a worker thread if it needs longer.
+
+    A cancelled request abandons the thread at once; the thread stops at its next step (`Budget.charge`).
+    """
     try:
         return work(Budget(limits.time_limit_ms, on_loop=True))
     except Offload:
-        threaded = functools.partial(work, Budget(limits.time_limit_ms, on_loop=False))
-        return await anyio.to_thread.run_sync(threaded, abandon_on_cancel=True)
+        budget = Budget(limits.time_limit_ms, on_loop=False, check_cancelled=ctx.check_cancelled)
+        try:
+            return await anyio.to_thread.run_sync(functools.partial(work, budget), abandon_on_cancel=True)
+        except anyio.get_cancelled_exc_class():
+            ctx.cancelled.set()
+            raise
 
 
 def build_tools(limits: Limits, default_precision: int) -> ToolRegistry:
     async def calculate_tool(
-        expression: Expression, precision: Precision = None, variables: Variables = None, base: Base = 10
+        expression: Expression,
+        precision: Precision = None,
+        variables: Variables = None,
+        base: Base = 10,
+        *,
+        ctx: ToolContext,
     ) -> Calculation:
         def work(budget: Budget) -> Answer:
             return calculate(
@@ -126,7 +138,7 @@ def build_tools(limits: Limits, default_precision: int) -> ToolRegistry:
                 budget=budget,
             )
 
-        answer = await run(work, limits)
+        answer = await run(work, limits, ctx)
         result = Calculation(value=answer.value, exact=answer.exact, decimal=answer.decimal)
         result._text = answer.text
         return result
@@ -136,6 +148,8 @@ def build_tools(limits: Limits, default_precision: int) -> ToolRegistry:
         precision: Precision = None,
         quantiles: Groups = 4,
         method: Literal["exclusive", "inclusive"] = "exclusive",
+        *,
+        ctx: ToolContext,
     ) -> Statistics:
         def work(budget: Budget) -> Statistics:
             summary = summarize(
@@ -148,7 +162,7 @@ def build_tools(limits: Limits, default_precision: int) -> ToolRegistry:
             )
             return _statistics_result(summary)
 
-        return await run(work, limits)
+        return await run(work, limits, ctx)
 
     calculate_tool.__doc__ = CALCULATE_DESCRIPTION.format(
         precision=default_precision,
