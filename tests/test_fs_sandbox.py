@@ -86,6 +86,50 @@ def test_writes_are_atomic_keep_mode_and_leave_no_temp_files(box: Sandbox, tree:
     assert sorted(p.name for p in (tree / "root").rglob("*")) == ["a.txt", "b.txt", "c.txt", "sub"]
 
 
+class DiskFull:
+    """Where a write fails: the data (half of it lands, then ENOSPC), the fsync, or the rename over the target."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, ops: FdOps | PathOps, stage: str) -> None:
+        if stage == "data":
+            monkeypatch.setattr(os, "fdopen", self._half_then_full)
+        elif stage == "fsync":
+            monkeypatch.setattr(os, "fsync", self._fail)
+        else:
+            monkeypatch.setattr(ops, "rename", self._fail)
+
+    @staticmethod
+    def _fail(*_args: object, **_kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def _half_then_full(self, fd: int, *_args: object, **_kwargs: object) -> object:
+        class Writer:
+            def __enter__(self) -> Writer:
+                return self
+
+            def __exit__(self, *_exc: object) -> None:
+                return None
+
+            def write(self, data: bytes) -> int:
+                os.write(fd, data[: len(data) // 2])
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        return Writer()
+
+
+@pytest.mark.parametrize("stage", ["data", "fsync", "rename"])
+@pytest.mark.parametrize("name", ["a.txt", "sub/new.txt"])
+def test_a_write_that_cannot_complete_leaves_no_temp_file_and_the_original_untouched(
+    box: Sandbox, tree: Path, ops: FdOps | PathOps, monkeypatch: pytest.MonkeyPatch, stage: str, name: str
+) -> None:
+    root = tree / "root"
+    before = {p.relative_to(root): p.read_bytes() if p.is_file() else None for p in root.rglob("*")}
+    with monkeypatch.context() as patched:
+        DiskFull(patched, ops, stage)
+        with pytest.raises(ToolError, match=f"cannot write {name!r}: no space left on the device"):
+            box.write_bytes(name, b"new content that does not fit")
+    assert {p.relative_to(root): p.read_bytes() if p.is_file() else None for p in root.rglob("*")} == before
+
+
 def test_write_refuses_a_file_changed_since_it_was_read(box: Sandbox, tree: Path) -> None:
     seen = box.stat("a.txt")
     time.sleep(0.01)

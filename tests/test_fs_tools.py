@@ -4,6 +4,7 @@ modules (globs, regex guard, head/tail, edits). The protocol is in test_fs_proto
 from __future__ import annotations
 
 import base64
+import errno
 import io
 import json
 import os
@@ -154,6 +155,21 @@ def test_write_file_through_a_hard_link_says_what_happened(tools: Tools, root: P
     edited = tools.text("edit_file", path="linked.txt", edits=[{"oldText": "newer", "newText": "newest"}])
     assert "other hard link" in edited
     assert (tmp_path / "second.txt").read_text() == "newer" and (root / "linked.txt").read_text() == "newest"
+
+
+def test_a_full_disk_is_a_clear_error_and_the_file_is_kept(
+    tools: Tools, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(_fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    message = tools.error("write_file", path="README.md", content="new")
+    assert message == "cannot write 'README.md': no space left on the device"  # not an internal error
+    edit = [{"oldText": "hello", "newText": "bye"}]
+    assert "no space left" in tools.error("edit_file", path="README.md", edits=edit)
+    assert (root / "README.md").read_text() == "# Title\nhello world\n"
+    assert sorted(p.name for p in root.iterdir()) == ["README.md", "docs", "node_modules", "src"]
 
 
 def test_a_lone_surrogate_in_content_is_refused_clearly_and_nothing_is_written(tools: Tools, root: Path) -> None:

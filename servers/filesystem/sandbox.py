@@ -396,7 +396,10 @@ class Sandbox:
             msg = f"{path!r} changed on disk since it was read; nothing was written. Read it again and retry"
             raise ToolError(msg)
         mode = (old.st_mode & KEPT_MODE_BITS) if old is not None else None
-        temp = self._write_temp(where, data, mode)
+        try:
+            temp = self._write_temp(where, data, mode)
+        except OSError as exc:  # disk full, quota, I/O error: the temp file is gone, the target untouched
+            raise os_error(exc, path, "write") from None
         try:
             ops.rename(where.parent, temp, where.parent, where.name, replace=old is not None)
         except FileExistsError:
@@ -411,13 +414,13 @@ class Sandbox:
         return WriteOutcome(created=old is None, hard_links=max(links, 0), path=where.path)
 
     def _write_temp(self, where: Located, data: bytes, mode: int | None) -> str:
-        """A fully written, fsynced temp file beside the target (exclusive create, never a link)."""
+        """A fully written, fsynced temp file beside the target (exclusive create, never a link).
+
+        An `OSError` on the way (a full disk, a quota) propagates once the partial temp file is removed.
+        """
         name = f".{where.name[:40]}.{secrets.token_hex(4)}.deskmcp-tmp"  # short: a 255-byte name still fits
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-        try:
-            fd = self._ops.open_file(where.parent, name, flags, 0o666 if mode is None else 0o600)
-        except OSError as exc:
-            raise os_error(exc, where.path, "write") from None
+        fd = self._ops.open_file(where.parent, name, flags, 0o666 if mode is None else 0o600)
         try:
             with os.fdopen(fd, "wb", closefd=False) as handle:
                 handle.write(data)
