@@ -69,14 +69,20 @@ class NumberResult(BaseModel):
     decimal: str = Field(description="the value as a decimal to `precision` significant digits")
 
 
-class Calculation(NumberResult, StructuredResult):
+class TextResult(StructuredResult):
+    """A result whose text for the model is written along with it rather than derived from its fields."""
+
     _text: str = PrivateAttr(default="")
 
     def render_text(self) -> str:
         return self._text
 
 
-class Statistics(StructuredResult):
+class Calculation(NumberResult, TextResult):
+    pass
+
+
+class Statistics(TextResult):
     count: int
     sum: NumberResult
     mean: NumberResult
@@ -89,10 +95,6 @@ class Statistics(StructuredResult):
     pvariance: NumberResult
     pstdev: NumberResult
     quantiles: list[NumberResult]
-    _text: str = PrivateAttr(default="")
-
-    def render_text(self) -> str:
-        return self._text
 
     def model_dump(self, **kwargs: object) -> dict:  # type: ignore[override]
         kwargs.setdefault("exclude_none", True)  # an absent statistic is left out, never null
