@@ -161,17 +161,47 @@ async def test_sdk_client_in_the_2026_era(root: Path) -> None:
         assert "-alpha\n+ALPHA" in edited.content[0].text and (root / "a.txt").read_text() == "alpha\n"
 
 
-def test_read_only_lists_no_write_tools_and_refuses_writes(root: Path) -> None:
+def snapshot(directory: Path) -> dict[str, bytes | None]:
+    return {str(p.relative_to(directory)): p.read_bytes() if p.is_file() else None for p in directory.rglob("*")}
+
+
+READ_ONLY_REFUSALS = [
+    ("write_file", {"path": "a.txt", "content": "x"}),
+    ("write_file", {"path": "new.txt", "content": "x"}),
+    ("edit_file", {"path": "a.txt", "edits": [{"oldText": "alpha", "newText": "ALPHA"}]}),
+    ("edit_file", {"path": "a.txt", "edits": [{"oldText": "alpha", "newText": "ALPHA"}], "dryRun": True}),
+    ("create_directory", {"path": "made/deeper"}),
+    ("move_file", {"source": "a.txt", "destination": "z.txt"}),
+    ("move_file", {"source": "sub", "destination": "moved"}),
+]
+
+
+@pytest.mark.parametrize("modern", [False, True], ids=["handshake", "2026"])
+def test_read_only_lists_no_write_tools_and_refuses_writes(root: Path, modern: bool) -> None:
+    before = snapshot(root)
     with pipe_server(deskmcp_command("filesystem", "--read-only", str(root))) as server:
-        server.initialize()
-        assert {tool["name"] for tool in server.result("tools/list")["tools"]} == TOOLS - WRITE_TOOLS
-        for name, arguments in [
-            ("write_file", {"path": "a.txt", "content": "x"}),
-            ("move_file", {"source": "a.txt", "destination": "z.txt"}),
-        ]:
-            assert "--read-only" in call_error(server, name, arguments)
-        assert (root / "a.txt").read_text() == "alpha\n" and not (root / "z.txt").exists()
-        assert call_ok(server, "read_text_file", {"path": "a.txt"}) == "alpha\n"
+        if not modern:
+            server.initialize()
+        listed = {tool["name"] for tool in server.result("tools/list", modern=modern)["tools"]}
+        assert listed == TOOLS - WRITE_TOOLS
+        for name, arguments in READ_ONLY_REFUSALS:
+            message = call_error(server, name, arguments, modern=modern)
+            assert message == f"{name} is not available: this server was started with --read-only"
+        assert call_ok(server, "read_text_file", {"path": "a.txt"}, modern=modern) == "alpha\n"
+        assert server.close() == 0
+    assert snapshot(root) == before
+
+
+@pytest.mark.anyio
+async def test_read_only_with_the_sdk_client_in_the_2026_era(root: Path) -> None:
+    before = snapshot(root)
+    async with sdk_client(deskmcp_command("filesystem", "--read-only", str(root))) as client:
+        assert client.session.protocol_version == "2026-07-28"
+        assert {tool.name for tool in (await client.list_tools()).tools} == TOOLS - WRITE_TOOLS
+        for name, arguments in READ_ONLY_REFUSALS:
+            refused = await client.call_tool(name, arguments)
+            assert refused.is_error and "--read-only" in refused.content[0].text
+    assert snapshot(root) == before
 
 
 def test_no_roots_starts_and_says_how_to_configure(tmp_path: Path) -> None:

@@ -229,12 +229,15 @@ def test_read_only_has_no_write_tools_and_refuses_them(root: Path) -> None:
     registry = ToolRegistry(build_tools(Sandbox([root], read_only=True), Limits(LIMIT)))
     assert not WRITE_TOOLS & set(registry.tools)
 
-    async def call() -> Any:
-        params = SimpleNamespace(name="write_file", arguments={"path": "x", "content": "y"})
+    async def call(name: str) -> Any:
+        params = SimpleNamespace(name=name, arguments={"path": "README.md", "content": "y"})
         return await refuse_writes(registry.on_call_tool)(None, params)
 
-    result = anyio.run(call)
-    assert result.is_error and "--read-only" in result.content[0].text
+    for name in sorted(WRITE_TOOLS):
+        result = anyio.run(call, name)
+        assert result.is_error and "--read-only" in result.content[0].text
+    assert WRITE_TOOLS == {"write_file", "edit_file", "create_directory", "move_file"}
+    assert (root / "README.md").read_text() == "# Title\nhello world\n"
 
 
 # --- listing -----------------------------------------------------------------------------------------
