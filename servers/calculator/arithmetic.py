@@ -200,6 +200,11 @@ class Arithmetic:
             cost = quadratic_us("integer" if integers else "fraction", size)
         self.budget.charge(cost, what, position)
 
+    def _interval_step(self, operation: Callable[[Any, Any], Any], a: Value, b: Value, what: str, position: int) -> Any:
+        x, y = self.interval(a), self.interval(b)
+        self.budget.charge(interval_us(self.digits, function=False), what, position)
+        return self.checked(operation(x, y), what, position)
+
     # --- operators --------------------------------------------------------------------------------------
 
     def add(self, a: Value, b: Value, position: int, *, subtract: bool = False) -> Value:
@@ -212,9 +217,7 @@ class Arithmetic:
             size = self.sized(numerator + 1, a.denominator.bit_length() + b.denominator.bit_length(), what, position)
             self._charge_exact(a, b, size, what, position, additive=True)
             return a - b if subtract else a + b
-        x, y = self.interval(a), self.interval(b)
-        self.budget.charge(interval_us(self.digits, function=False), what, position)
-        return self.checked(x - y if subtract else x + y, what, position)
+        return self._interval_step(operator.sub if subtract else operator.add, a, b, what, position)
 
     def multiply(self, a: Value, b: Value, position: int) -> Value:
         if (is_exact(a) and a == 0) or (is_exact(b) and b == 0):
@@ -228,9 +231,7 @@ class Arithmetic:
             )
             self._charge_exact(a, b, size, "this multiplication", position, additive=False)
             return a * b
-        x, y = self.interval(a), self.interval(b)
-        self.budget.charge(interval_us(self.digits, function=False), "this multiplication", position)
-        return self.checked(x * y, "this multiplication", position)
+        return self._interval_step(operator.mul, a, b, "this multiplication", position)
 
     def divide(self, a: Value, b: Value, position: int) -> Value:
         self._nonzero_divisor(b, position)
@@ -245,9 +246,7 @@ class Arithmetic:
             )
             self._charge_exact(a, b, size, "this division", position, additive=False)
             return a / b
-        x, y = self.interval(a), self.interval(b)
-        self.budget.charge(interval_us(self.digits, function=False), "this division", position)
-        return self.checked(x / y, "this division", position)
+        return self._interval_step(operator.truediv, a, b, "this division", position)
 
     def _nonzero_divisor(self, divisor: Value, position: int) -> None:
         direction = self.sign(divisor)
