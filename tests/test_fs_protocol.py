@@ -147,6 +147,61 @@ async def test_sdk_client_roots_callback_narrows(root: Path) -> None:
         assert refused.is_error and "outside the allowed directories" in refused.content[0].text
 
 
+NO_ROOTS = "No allowed directories are configured. Configure allowed directories by passing them as arguments"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("configured", [True, False], ids=["configured", "none"])
+async def test_a_client_whose_roots_list_fails_is_still_served(root: Path, configured: bool) -> None:
+    asked = 0
+
+    async def failing_roots(_context: Any) -> types.ErrorData:
+        nonlocal asked
+        asked += 1
+        return types.ErrorData(code=types.INTERNAL_ERROR, message="the host's roots are not ready")
+
+    command = deskmcp_command("filesystem", *([str(root)] if configured else []))
+    async with sdk_session(command, list_roots_callback=failing_roots) as session:
+        allowed = (await session.call_tool("list_allowed_directories", {})).content[0].text
+        read = await session.call_tool("read_text_file", {"path": str(root / "a.txt")})
+        assert asked == 1  # the tool calls above waited for the failed answer, then went on
+        if configured:
+            assert allowed == f"Allowed directories:\n{root}"
+            assert not read.is_error and read.content[0].text == "alpha\n"
+        else:
+            assert "DESKMCP_FILESYSTEM_ROOTS" in allowed
+            assert read.is_error and read.content[0].text.startswith(NO_ROOTS)
+
+
+class SilentRootsClient(PipeServer):
+    """A host that offers roots and never answers `roots/list`."""
+
+    def on_server_request(self, message: dict[str, Any]) -> None:
+        if message["method"] != "roots/list":
+            super().on_server_request(message)
+
+
+def test_a_client_that_never_answers_roots_list_is_served_after_a_bounded_wait(root: Path) -> None:
+    configured = SilentRootsClient(deskmcp_command("filesystem", str(root)))
+    unconfigured = SilentRootsClient(deskmcp_command("filesystem"))
+    servers = (configured, unconfigured)
+    try:
+        for server in servers:  # both at once: each first call waits for the roots the client never sends
+            server.initialize(capabilities={"roots": {"listChanged": True}})
+        arguments = {"name": "read_text_file", "arguments": {"path": str(root / "a.txt")}}
+        pending = [(server, server.send_request("tools/call", arguments)) for server in servers]
+        read, refused = (server.response(request, timeout=60)["result"] for server, request in pending)
+        assert not read.get("isError") and text_of(read) == "alpha\n"
+        assert refused["isError"] and text_of(refused).startswith(NO_ROOTS)
+        assert call_ok(configured, "list_allowed_directories", {}) == f"Allowed directories:\n{root}"
+        assert "DESKMCP_FILESYSTEM_ROOTS" in call_ok(unconfigured, "list_allowed_directories", {})
+        for server in servers:
+            assert server.close() == 0  # the unanswered request does not hold up the exit
+    finally:
+        for server in servers:
+            server.kill()
+
+
 @pytest.mark.anyio
 async def test_sdk_client_in_the_2026_era(root: Path) -> None:
     async with sdk_client(deskmcp_command("filesystem", str(root))) as client:
