@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -64,6 +65,23 @@ class Setting:
     def variable(self, server: str) -> str:
         """The environment variable, e.g. ``DESKMCP_FILESYSTEM_ROOTS``."""
         return f"DESKMCP_{server.upper()}_{self.name.upper()}"
+
+
+_WHOLE_NUMBER: Final = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*")
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """A `Setting` parser for a whole number from `low` to `high`; `_` may group digits (`60_000`)."""
+
+    def parse(raw: str) -> int:
+        text = raw.strip()
+        # The length check comes first: int() refuses over 4,300 digits with a message about its own limit.
+        if len(text) <= 1000 and _WHOLE_NUMBER.fullmatch(text) and low <= int(text) <= high:
+            return int(text)
+        msg = f"expected a whole number from {low:,} to {high:,}, got {raw!r}"
+        raise ValueError(msg)
+
+    return parse
 
 
 class SettingsError(Exception):

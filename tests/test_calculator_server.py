@@ -175,7 +175,7 @@ def test_a_bad_setting_stops_the_server_before_it_serves() -> None:
     env = host_env({"DESKMCP_CALCULATOR_PRECISION": "lots"})
     completed = subprocess.run(CALCULATOR, input="", capture_output=True, text=True, env=env, timeout=30)
     assert completed.returncode == 1
-    assert "DESKMCP_CALCULATOR_PRECISION" in completed.stderr and "'lots' is not a whole number" in completed.stderr
+    assert "DESKMCP_CALCULATOR_PRECISION: expected a whole number from 1 to 1,000, got 'lots'" in completed.stderr
     assert completed.stdout == ""
 
 

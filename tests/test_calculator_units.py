@@ -1,5 +1,5 @@
 """The calculator's domain functions without a server: rounding, fallbacks at the precision cap, the cost
-budget, number reading and big-number text."""
+budget, number reading, big-number text, and the whole-number parser of its settings."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from deskmcp.servers.calculator.exact import int_from_digits, int_to_text, ratio
 from deskmcp.servers.calculator.limits import Budget, Limits, Offload
 from deskmcp.servers.calculator.render import approximate, exact_text
 from deskmcp.servers.calculator.stats import summarize
+from deskmcp.shared.settings import whole_number
 
 
 def run(expression: str, precision: int = 15, limits: Limits | None = None, on_loop: bool = False) -> Answer:
@@ -186,3 +187,13 @@ def test_random_expressions_give_an_answer_or_a_calculation_error() -> None:
         slowest = max(slowest, time.perf_counter() - start)
     assert slowest < 1.0
     assert kinds["answer"] > 750 and kinds["wrong arity"] == kinds["Syntax error"] == 0, kinds  # cases are evaluated
+
+
+def test_whole_number_settings() -> None:
+    parse = whole_number(1, 60_000)
+    assert [parse(raw) for raw in ("1", " 25\n", "60_000", "+7", "007")] == [1, 25, 60_000, 7, 7]
+    for raw in ("0", "60001", "-5", "", "lots", "2.5", "1e3", "0x10", "1__0", "_1", "1_", "１２", "9" * 5000):
+        with pytest.raises(ValueError) as caught:
+            parse(raw)
+        assert str(caught.value) == f"expected a whole number from 1 to 60,000, got {raw!r}"
+    assert whole_number(-10, 10)("-10") == -10

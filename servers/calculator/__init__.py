@@ -9,44 +9,28 @@ operations), `evaluator` (rounds of working precision), `render`, `calculation` 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from deskmcp.shared.app import Config, ServerSpec, Service
-from deskmcp.shared.settings import Setting
-
-
-def _whole_number(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw.strip().replace("_", ""))
-        except ValueError:
-            raise ValueError(f"{raw!r} is not a whole number") from None
-        if not low <= value <= high:
-            raise ValueError(f"{value} is outside {low}..{high:,}")
-        return value
-
-    return parse
-
+from deskmcp.shared.settings import Setting, whole_number
 
 SETTINGS = (
     Setting(
         "PRECISION",
         "significant digits of inexact results when a call does not ask for a number (1-1000)",
-        parser=_whole_number(1, 1000),
+        parser=whole_number(1, 1000),
         default=15,
         example="15",
     ),
     Setting(
         "MAX_DIGITS",
         "most digits any number in a calculation may have; also bounds values to 1e±MAX_DIGITS (100-1,000,000)",
-        parser=_whole_number(100, 1_000_000),
+        parser=whole_number(100, 1_000_000),
         default=10_000,
         example="10000",
     ),
     Setting(
         "TIME_LIMIT_MS",
         "milliseconds of arithmetic one call may use, estimated before each step runs (1-60,000)",
-        parser=_whole_number(1, 60_000),
+        parser=whole_number(1, 60_000),
         default=25,
         example="25",
     ),
