@@ -7,11 +7,25 @@ import json
 import os
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
+import anyio
 import mcp.types as types
 import pytest
-from hostpipes import PipeServer, deskmcp_command, inspector_json, pipe_server, run_inspector, sdk_client, sdk_session
+from deskmcp.servers.filesystem import roots as roots_module
+from deskmcp.servers.filesystem.roots import ClientRoots
+from deskmcp.servers.filesystem.sandbox import Sandbox
+from hostpipes import (
+    HANDSHAKE,
+    PipeServer,
+    deskmcp_command,
+    inspector_json,
+    pipe_server,
+    run_inspector,
+    sdk_client,
+    sdk_session,
+)
 
 TOOLS = {
     "read_text_file",
@@ -200,6 +214,30 @@ def test_a_client_that_never_answers_roots_list_is_served_after_a_bounded_wait(r
     finally:
         for server in servers:
             server.kill()
+
+
+def roots_context(list_roots: Any) -> Any:
+    """What `ClientRoots` reads of a request context: a handshake-era session that offers roots."""
+    capabilities = types.ClientCapabilities(roots=types.RootsCapability(list_changed=True))
+    session = SimpleNamespace(client_capabilities=capabilities, list_roots=list_roots)
+    return SimpleNamespace(protocol_version=HANDSHAKE, session=session)
+
+
+@pytest.mark.anyio
+async def test_unanswered_roots_are_waited_for_once_not_by_every_call(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(roots_module, "FIRST_ROOTS_WAIT", 0.05)
+    client_roots = ClientRoots(Sandbox([root]))
+    ctx = roots_context(anyio.sleep_forever)  # roots/list is sent and never answered
+    async with anyio.create_task_group() as group:
+        group.start_soon(client_roots.refresh, ctx)
+        await client_roots.wait_first(ctx)  # the first call waits FIRST_ROOTS_WAIT, then goes on
+        with anyio.CancelScope() as later:
+            later.cancel()  # any wait at all in a later call would be cancelled here
+            await client_roots.wait_first(ctx)
+        assert not later.cancelled_caught, "a later call waited again for roots that never came"
+        group.cancel_scope.cancel()
 
 
 @pytest.mark.anyio

@@ -5,8 +5,8 @@ the allow-list. The server asks for them after `notifications/initialized` and a
 `notifications/roots/list_changed`. Protocol 2026-07-28 has no server-to-client requests and deprecates
 roots, so there the configured roots are the whole allow-list (as in the reference server 2.0.1).
 
-A tool call that arrives before the first answer waits for it (briefly), so a client's narrower roots are in
-force from its first call.
+A tool call that arrives before the first answer waits for it (briefly, and only until the first wait runs
+out), so a client's narrower roots are in force from its first call.
 """
 
 from __future__ import annotations
@@ -75,11 +75,16 @@ class ClientRoots:
             self._event().set()
 
     async def wait_first(self, ctx: ServerRequestContext[Any, Any]) -> None:
-        """Before a tool runs: if the client offers roots, wait (briefly) until they are known."""
+        """Before a tool runs: if the client offers roots, wait (briefly, once) until they are known.
+
+        A client that does not answer in time is not waited for again by later calls; its roots still apply
+        whenever the answer comes.
+        """
         if self._event().is_set() or not self._offers_roots(ctx):
             return
         with anyio.move_on_after(FIRST_ROOTS_WAIT):
             await self._event().wait()
+        self._event().set()
 
     def notification_handlers(self) -> dict[str, tuple[type[types.NotificationParams], Any]]:
         return {
