@@ -216,6 +216,30 @@ def test_a_client_that_never_answers_roots_list_is_served_after_a_bounded_wait(r
             server.kill()
 
 
+class MalformedRootsClient(PipeServer):
+    """A host that answers `roots/list` with a result that is not a list of roots."""
+
+    def on_server_request(self, message: dict[str, Any]) -> None:
+        if message["method"] == "roots/list":
+            roots = [{"name": "no uri"}, {"uri": "https://example.com/x"}]
+            self.send({"jsonrpc": "2.0", "id": message["id"], "result": {"roots": roots}})
+        else:
+            super().on_server_request(message)
+
+
+def test_a_malformed_roots_answer_is_a_warning_and_the_configured_roots_apply(root: Path) -> None:
+    server = MalformedRootsClient(deskmcp_command("filesystem", str(root)))
+    try:
+        server.initialize(capabilities={"roots": {}})
+        assert call_ok(server, "read_text_file", {"path": str(root / "a.txt")}) == "alpha\n"
+        assert call_ok(server, "list_allowed_directories", {}) == f"Allowed directories:\n{root}"
+        assert server.close() == 0
+        assert "roots/list failed" in server.stderr and "roots.0.uri" in server.stderr
+        assert "Traceback" not in server.stderr and "ERROR" not in server.stderr
+    finally:
+        server.kill()
+
+
 def roots_context(list_roots: Any) -> Any:
     """What `ClientRoots` reads of a request context: a handshake-era session that offers roots."""
     capabilities = types.ClientCapabilities(roots=types.RootsCapability(list_changed=True))
@@ -238,6 +262,16 @@ async def test_unanswered_roots_are_waited_for_once_not_by_every_call(
             await client_roots.wait_first(ctx)
         assert not later.cancelled_caught, "a later call waited again for roots that never came"
         group.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_an_unanswered_roots_request_times_out_with_a_warning(
+    root: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(roots_module, "ROOTS_REQUEST_TIMEOUT", 0.05)
+    client_roots = ClientRoots(Sandbox([root]))
+    await client_roots.refresh(roots_context(anyio.sleep_forever))
+    assert "roots/list failed (no answer within 0.05 s); keeping the current roots" in caplog.text
 
 
 @pytest.mark.anyio

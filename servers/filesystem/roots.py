@@ -24,6 +24,7 @@ from deskmcp.servers.filesystem.sandbox import Sandbox
 from mcp.server import ServerRequestContext
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from pydantic import ValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +66,10 @@ class ClientRoots:
                 with anyio.fail_after(ROOTS_REQUEST_TIMEOUT), warnings.catch_warnings():
                     warnings.simplefilter("ignore", MCPDeprecationWarning)
                     result = await ctx.session.list_roots()
-            except (MCPError, TimeoutError) as exc:
-                logger.warning("the client offers roots but roots/list failed (%s); keeping the current roots", exc)
+            except (MCPError, TimeoutError, ValidationError) as exc:
+                logger.warning(
+                    "the client offers roots but roots/list failed (%s); keeping the current roots", _reason(exc)
+                )
                 return
             uris = [str(root.uri) for root in result.roots]
             roots = await anyio.to_thread.run_sync(self.sandbox.set_client_roots, uris)
@@ -91,3 +94,13 @@ class ClientRoots:
             "notifications/initialized": (types.NotificationParams, self.refresh),
             "notifications/roots/list_changed": (types.NotificationParams, self.refresh),
         }
+
+
+def _reason(exc: Exception) -> str:
+    """Why roots/list failed, on one line (a malformed answer names each bad field)."""
+    if isinstance(exc, ValidationError):
+        fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return f"the answer is not a valid roots list: {fields}"
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {ROOTS_REQUEST_TIMEOUT:g} s"
+    return str(exc)
