@@ -93,6 +93,8 @@ def test_child_uris_match_full_conversion(windows: bool) -> None:
 
 def test_uri_accepts_localhost_and_upper_case_scheme() -> None:
     assert uri_to_path("FILE://localhost/tmp/x", windows=False) == "/tmp/x"
+    assert uri_to_path("file://LocalHost/tmp/x", windows=False) == "/tmp/x"
+    assert uri_to_path("file://LOCALHOST/C:/x", windows=True) == "C:\\x"
 
 
 @pytest.mark.parametrize(
@@ -106,6 +108,10 @@ def test_uri_accepts_localhost_and_upper_case_scheme() -> None:
         ("file:///tmp/a%00b", "NUL"),
         ("file://evil.example/etc/passwd", "host"),
         ("file:relative/path", "no absolute path"),
+        ("file://[::1/tmp/x", "not a valid URI"),
+        ("file:///tmp/50%", "not followed by two hex digits"),
+        ("file:///tmp/%zz", "not followed by two hex digits"),
+        ("file:///tmp/%4.txt", "not followed by two hex digits"),
     ],
 )
 def test_bad_uris_are_refused_with_a_reason(uri: str, says: str) -> None:
@@ -113,11 +119,22 @@ def test_bad_uris_are_refused_with_a_reason(uri: str, says: str) -> None:
         uri_to_path(uri, windows=False)
 
 
-def test_windows_uri_needs_a_drive_and_utf8() -> None:
-    with pytest.raises(InvalidResource, match="drive letter"):
-        uri_to_path("file:///Users/me", windows=True)
-    with pytest.raises(InvalidResource, match="UTF-8"):
-        uri_to_path("file:///C:/%FF", windows=True)
+@pytest.mark.parametrize(
+    ("uri", "says"),
+    [
+        ("file:///Users/me", "drive letter"),
+        ("file:///C:/%FF", "UTF-8"),
+        ("file:///C:/x?y", "query or fragment"),
+        ("file:///C:/50%", "not followed by two hex digits"),
+        ("file://[::1/C:/x", "not a valid URI"),
+        ("file://user@server/share/x", "not a server name"),
+        ("file://[::1]/share/x", "not a server name"),
+        ("file://server:445/share/x", "not a server name"),
+    ],
+)
+def test_bad_windows_uris_are_refused_with_a_reason(uri: str, says: str) -> None:
+    with pytest.raises(InvalidResource, match=says):
+        uri_to_path(uri, windows=True)
 
 
 def test_relative_paths_have_no_uri() -> None:
@@ -427,6 +444,7 @@ async def test_handshake_client_lists_reads_and_completes(tree: Path) -> None:
             "missing": path_to_uri(tree / "notes/gone.txt"),
             "outside": path_to_uri(tree.parent / "root-evil/secret.txt"),
             "not-file": "https://example.com/x",
+            "malformed": "file://[::1/x",
         }.items():
             with pytest.raises(MCPError) as caught:
                 await session.read_resource(uri)
@@ -435,6 +453,7 @@ async def test_handshake_client_lists_reads_and_completes(tree: Path) -> None:
         assert errors["missing"][0] == -32002 and "does not exist" in errors["missing"][1]
         assert errors["outside"][0] == -32002 and "not under an allowed directory" in errors["outside"][1]
         assert errors["not-file"][0] == -32602 and "not a file:// URI" in errors["not-file"][1]
+        assert errors["malformed"][0] == -32602 and "not a valid URI" in errors["malformed"][1]
         with pytest.raises(MCPError, match="invalid cursor"):
             await session.list_resources(params=types.PaginatedRequestParams(cursor="forged"))
 

@@ -14,6 +14,7 @@ from typing import Final
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 IS_WINDOWS: Final = os.name == "nt"
+BAD_ESCAPE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")  # RFC 3986: '%' starts exactly two hex digits
 
 
 class InvalidResource(ValueError):
@@ -47,23 +48,30 @@ def uri_to_path(uri: str, *, windows: bool = IS_WINDOWS) -> str:
     if not isinstance(uri, str) or not uri:
         msg = "the resource URI is empty; expected file:///absolute/path"
         raise InvalidResource(msg)
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError as exc:  # e.g. an unclosed '[' in the host
+        msg = f"{uri!r} is not a valid URI ({exc}); expected file:///absolute/path"
+        raise InvalidResource(msg) from None
     if parts.scheme.lower() != "file":
         msg = f"{uri!r} is not a file:// URI; this server's resources are file:///absolute/path"
         raise InvalidResource(msg)
     if parts.query or parts.fragment or "?" in uri or "#" in uri:
         msg = f"{uri!r} has a query or fragment; encode '?' as %3F and '#' as %23 in file names"
         raise InvalidResource(msg)
+    if BAD_ESCAPE.search(parts.path):
+        msg = f"{uri!r} has a '%' that is not followed by two hex digits; encode '%' in file names as %25"
+        raise InvalidResource(msg)
     raw = unquote_to_bytes(parts.path)
     if b"\x00" in raw:
         msg = f"{uri!r} contains an encoded NUL byte, which no file name can contain"
         raise InvalidResource(msg)
-    host = parts.netloc
+    host = "" if parts.netloc.lower() == "localhost" else parts.netloc
     return _windows_path(uri, host, raw) if windows else _posix_path(uri, host, raw)
 
 
 def _posix_path(uri: str, host: str, raw: bytes) -> str:
-    if host not in ("", "localhost"):
+    if host:
         msg = f"{uri!r} names a file on host {host!r}; only local files (file:///...) are served"
         raise InvalidResource(msg)
     if not raw.startswith(b"/"):
@@ -78,7 +86,10 @@ def _windows_path(uri: str, host: str, raw: bytes) -> str:
     except UnicodeDecodeError:
         msg = f"{uri!r} is not UTF-8 once percent-decoded"
         raise InvalidResource(msg) from None
-    if host not in ("", "localhost"):
+    if host:
+        if not re.fullmatch(r"[\w.-]+", host):
+            msg = f"{uri!r} names the host {host!r}, which is not a server name (no port, user or address brackets)"
+            raise InvalidResource(msg)
         return "\\\\" + host + text.replace("/", "\\")  # UNC: file://server/share/x
     if re.match(r"^/[A-Za-z]:/", text):
         return text[1:].replace("/", "\\")
