@@ -24,11 +24,11 @@ from deskmcp.servers.filesystem.paths import (
     NotFound,
     check_component,
     check_text,
-    client_root_path,
     fold_for,
     spelling,
 )
 from deskmcp.servers.filesystem.sandbox import Sandbox
+from deskmcp.servers.filesystem.uris import client_root_path
 from deskmcp.shared.tools import ToolError
 
 SECRET = b"SECRET outside the roots"
@@ -595,12 +595,52 @@ def test_client_roots_are_the_allow_list_when_none_are_configured(tree: Path) ->
     assert box.read_bytes("a.txt", 100) == b"inside a"
 
 
-def test_client_root_uris() -> None:
-    assert client_root_path("file:///home/me/a%20b") == "/home/me/a b"
-    assert client_root_path("/plain/path") == "/plain/path"
-    for bad in ("file://otherhost/share", "https://example.com/x", "relative/dir"):
-        with pytest.raises(ValueError):
-            client_root_path(bad)
+@pytest.mark.parametrize(
+    ("given", "windows", "path"),
+    [
+        ("file:///home/me/a%20b", False, "/home/me/a b"),
+        ("FILE://localhost/home/me", False, "/home/me"),
+        ("file:///x/%FF", False, "/x/\udcff"),  # the raw byte, as resource URIs decode it (not U+FFFD)
+        ("/plain/path", False, "/plain/path"),
+        ("file:///C:/Users/me/a%20b", True, "C:\\Users\\me\\a b"),
+        ("file://server/share/dir", True, "\\\\server\\share\\dir"),
+        ("C:\\Users\\me", True, "C:\\Users\\me"),  # a plain path: its drive letter is not a URI scheme
+        ("d:/work", True, "d:/work"),
+        ("\\\\server\\share", True, "\\\\server\\share"),
+    ],
+)
+def test_client_root_uris_and_paths(given: str, windows: bool, path: str) -> None:
+    assert client_root_path(given, windows=windows) == path
+
+
+@pytest.mark.parametrize(
+    ("given", "windows", "says"),
+    [
+        ("file:///home/me?x=1", False, "query or fragment"),
+        ("file:///home/me#top", False, "query or fragment"),
+        ("file:///home/50%", False, "two hex digits"),
+        ("file://otherhost/share", False, "host"),
+        ("https://example.com/x", False, "not a file:// URI"),
+        ("vscode-remote://wsl/home", False, "not a file:// URI"),
+        ("relative/dir", False, "neither a file:// URI nor an absolute path"),
+        ("C:\\Users\\me", False, "neither a file:// URI nor an absolute path"),
+        ("file:///C:/%FF", True, "UTF-8"),
+        ("file:///home/me", True, "drive letter"),
+        ("C:relative", True, "neither a file:// URI nor an absolute path"),
+        ("/no/drive", True, "neither a file:// URI nor an absolute path"),
+    ],
+)
+def test_client_roots_that_name_no_local_directory_are_refused(given: str, windows: bool, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        client_root_path(given, windows=windows)
+
+
+def test_a_client_root_with_a_query_is_ignored_not_stripped(tree: Path) -> None:
+    box = Sandbox([tree / "root"])
+    assert box.set_client_roots([(tree / "root" / "sub").as_uri() + "?x", (tree / "root").as_uri() + "/sub"]) == (
+        tree / "root" / "sub",
+    )
+    assert box.set_client_roots([(tree / "root").as_uri() + "?sub"]) == ()
 
 
 def test_read_only_refuses_every_write(tree: Path) -> None:

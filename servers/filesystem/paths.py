@@ -13,8 +13,6 @@ import ntpath
 import os
 import sys
 import unicodedata
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -160,20 +158,3 @@ class RootSpelling:
 def spelling(path: str, fold: Callable[[str], str], flavour: Flavour = NATIVE) -> RootSpelling:
     anchor, parts = flavour.split(path)
     return RootSpelling(anchor, tuple(parts), fold)
-
-
-def client_root_path(uri_or_path: str) -> str:
-    """A local path from a client root: a `file://` URI (local host only) or a plain absolute path."""
-    parsed = urllib.parse.urlsplit(uri_or_path)
-    if parsed.scheme == "file":
-        if parsed.netloc not in ("", "localhost"):
-            msg = f"root {uri_or_path!r} is on another host; only local directories can be roots"
-            raise ValueError(msg)
-        return urllib.request.url2pathname(parsed.path)
-    if len(parsed.scheme) > 1:  # one letter is a Windows drive
-        msg = f"root {uri_or_path!r} is not a file:// URI"
-        raise ValueError(msg)
-    if not os.path.isabs(uri_or_path):
-        msg = f"root {uri_or_path!r} is not an absolute path"
-        raise ValueError(msg)
-    return uri_or_path

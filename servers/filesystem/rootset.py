@@ -20,12 +20,12 @@ from deskmcp.servers.filesystem.paths import (
     AccessDenied,
     Flavour,
     check_text,
-    client_root_path,
     expand_home,
     fold_for,
     normalisation_insensitive,
     spelling,
 )
+from deskmcp.servers.filesystem.uris import client_root_path
 from deskmcp.servers.filesystem.walker import (
     Root,
     RootHandle,

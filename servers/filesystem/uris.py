@@ -1,7 +1,8 @@
 """`file://` URIs and the paths they name, both ways, for POSIX and Windows (no disk access).
 
 Every file name round-trips, including POSIX names that are not UTF-8; anything that is not a local,
-absolute `file://` URI is refused with a message that says what is wrong.
+absolute `file://` URI is refused with a message that says what is wrong. Resource URIs and the client's
+roots both go through `uri_to_path`, so the two can never disagree about which path a URI names.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 IS_WINDOWS: Final = os.name == "nt"
 BAD_ESCAPE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")  # RFC 3986: '%' starts exactly two hex digits
+SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 class InvalidResource(ValueError):
@@ -46,7 +48,7 @@ def child_uri(base: str, parts: Sequence[str]) -> str:
 def uri_to_path(uri: str, *, windows: bool = IS_WINDOWS) -> str:
     """The absolute path a `file://` URI names; `InvalidResource` says what is wrong with any other URI."""
     if not isinstance(uri, str) or not uri:
-        msg = "the resource URI is empty; expected file:///absolute/path"
+        msg = "the URI is empty; expected file:///absolute/path"
         raise InvalidResource(msg)
     try:
         parts = urlsplit(uri)
@@ -54,7 +56,7 @@ def uri_to_path(uri: str, *, windows: bool = IS_WINDOWS) -> str:
         msg = f"{uri!r} is not a valid URI ({exc}); expected file:///absolute/path"
         raise InvalidResource(msg) from None
     if parts.scheme.lower() != "file":
-        msg = f"{uri!r} is not a file:// URI; this server's resources are file:///absolute/path"
+        msg = f"{uri!r} is not a file:// URI; expected file:///absolute/path"
         raise InvalidResource(msg)
     if parts.query or parts.fragment or "?" in uri or "#" in uri:
         msg = f"{uri!r} has a query or fragment; encode '?' as %3F and '#' as %23 in file names"
@@ -68,6 +70,21 @@ def uri_to_path(uri: str, *, windows: bool = IS_WINDOWS) -> str:
         raise InvalidResource(msg)
     host = "" if parts.netloc.lower() == "localhost" else parts.netloc
     return _windows_path(uri, host, raw) if windows else _posix_path(uri, host, raw)
+
+
+def client_root_path(uri_or_path: str, *, windows: bool = IS_WINDOWS) -> str:
+    """The local directory a client root names: a `file://` URI (as the spec sends them) or a plain absolute path.
+
+    `InvalidResource` (a `ValueError`) says why anything else is refused.
+    """
+    scheme = SCHEME.match(uri_or_path)
+    if scheme is not None and scheme.end() > 2:  # a one-letter "scheme" is a Windows drive (C:\Users)
+        return uri_to_path(uri_or_path, windows=windows)
+    absolute = PureWindowsPath(uri_or_path).is_absolute() if windows else uri_or_path.startswith("/")
+    if not absolute:
+        msg = f"{uri_or_path!r} is neither a file:// URI nor an absolute path"
+        raise InvalidResource(msg)
+    return uri_or_path
 
 
 def _posix_path(uri: str, host: str, raw: bytes) -> str:
