@@ -19,8 +19,10 @@ import pytest
 from deskmcp.servers.filesystem import search, textfiles
 from deskmcp.servers.filesystem.globs import Excludes, Glob
 from deskmcp.servers.filesystem.regexguard import compile_guarded
+from deskmcp.servers.filesystem.resources import read_resource
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.tools import WRITE_TOOLS, Limits, build_tools, refuse_writes, ticker
+from deskmcp.servers.filesystem.uris import path_to_uri
 from deskmcp.shared.tools import ToolCancelled, ToolContext, ToolError, ToolRegistry
 
 LIMIT = 64 * 1024
@@ -110,8 +112,16 @@ def test_read_media_file_blocks(tools: Tools, root: Path) -> None:
     assert (image.type, image.mime_type, base64.b64decode(image.data)) == ("image", "image/png", b"\x89PNG\r\n")
     assert tools.result("read_media_file", path="tune.mp3").content[0].type == "audio"
     embedded = tools.result("read_media_file", path="doc.pdf").content[0]
-    assert embedded.type == "resource" and embedded.resource.uri == (root / "doc.pdf").as_uri()
+    assert embedded.type == "resource" and embedded.resource.uri == path_to_uri(root / "doc.pdf")
     assert embedded.resource.mime_type == "application/pdf"
+
+
+def test_an_embedded_resource_has_the_files_resource_uri(tools: Tools, root: Path) -> None:
+    name = "a #1?%é\udcff.pdf"  # characters a URI must escape, and a name that is not UTF-8
+    (root / name).write_bytes(b"%PDF")
+    uri = tools.result("read_media_file", path=name).content[0].resource.uri
+    assert uri == path_to_uri(root / name) and uri.endswith("/a%20%231%3F%25%C3%A9%FF.pdf")
+    assert read_resource(Sandbox([root]), uri, LIMIT).data == b"%PDF"
 
 
 def test_read_multiple_files_reports_each_error_inline(tools: Tools, root: Path) -> None:

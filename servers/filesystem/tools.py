@@ -12,13 +12,14 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import Annotated, Any, Final, Literal
 
 import anyio.from_thread
 import mcp.types as types
 from deskmcp.servers.filesystem import listing, search, textfiles
 from deskmcp.servers.filesystem.sandbox import Sandbox
+from deskmcp.servers.filesystem.uris import path_to_uri
 from deskmcp.shared.tools import READ_ONLY, ToolContext, ToolError, ToolSpec, tool, writes
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,13 +60,14 @@ class Limits:
 
 
 def media_block(path: PurePath, data: str) -> types.ContentBlock:
-    """An image or audio block, or for any other type an embedded resource (the spec has no 'blob' block)."""
+    """An image or audio block, or for any other type an embedded resource (the spec has no 'blob' block) whose URI
+    is the file's resource URI."""
     mime = listing.media_type(path)
     if mime.startswith("image/"):
         return types.ImageContent(type="image", data=data, mime_type=mime)
     if mime.startswith("audio/"):
         return types.AudioContent(type="audio", data=data, mime_type=mime)
-    resource = types.BlobResourceContents(uri=Path(path).as_uri(), mime_type=mime, blob=data)
+    resource = types.BlobResourceContents(uri=path_to_uri(path), mime_type=mime, blob=data)
     return types.EmbeddedResource(type="resource", resource=resource)
 
 
