@@ -270,11 +270,12 @@ class ToolRegistry:
 
     @staticmethod
     async def _run(spec: ToolSpec, kwargs: dict[str, Any], context: ToolContext) -> Any:
-        if not spec.in_thread:
-            outcome = spec.function(**kwargs)
-            return await outcome if inspect.isawaitable(outcome) else outcome
         try:
+            if not spec.in_thread:
+                outcome = spec.function(**kwargs)
+                return await outcome if inspect.isawaitable(outcome) else outcome
             return await anyio.to_thread.run_sync(functools.partial(spec.function, **kwargs), abandon_on_cancel=True)
         except anyio.get_cancelled_exc_class():
-            context.cancelled.set()  # the thread cannot be interrupted; it polls this flag
+            # A worker thread, ours or one an async tool started, cannot be interrupted; it polls this flag.
+            context.cancelled.set()
             raise

@@ -108,17 +108,14 @@ def _number(answer: Answer) -> NumberResult:
 async def run(work: Callable[[Budget], T], limits: Limits, ctx: ToolContext) -> T:
     """`work` on the loop within a short slice, or again in a worker thread if it needs longer.
 
-    A cancelled request abandons the thread at once; the thread stops at its next step (`Budget.charge`).
+    A cancelled request abandons the thread at once (the tool registry then sets `ctx.cancelled`); the thread
+    stops at its next step (`Budget.charge`).
     """
     try:
         return work(Budget(limits.time_limit_ms, on_loop=True))
     except Offload:
         budget = Budget(limits.time_limit_ms, on_loop=False, check_cancelled=ctx.check_cancelled)
-        try:
-            return await anyio.to_thread.run_sync(functools.partial(work, budget), abandon_on_cancel=True)
-        except anyio.get_cancelled_exc_class():
-            ctx.cancelled.set()
-            raise
+        return await anyio.to_thread.run_sync(functools.partial(work, budget), abandon_on_cancel=True)
 
 
 def build_tools(limits: Limits, default_precision: int) -> ToolRegistry:
