@@ -10,7 +10,8 @@ input, so deskmcp frames the wire itself. Contract:
    skipped as it streams in, so memory stays bounded whatever the client sends.
 3. End of input (or SIGTERM/SIGINT, via `Wire.stop_reading`): nothing more is read, and every request read
    before it is answered before the SDK session is closed, within a grace period.
-4. Reading and writing happen in two daemon threads, so a slow client never blocks the event loop.
+4. Reading (splitting and classifying lines) and writing happen in two daemon threads, so a slow client
+   never blocks the event loop.
 """
 
 from __future__ import annotations
@@ -117,8 +118,7 @@ class Oversize:
     size: int
 
 
-EndOfInput: Final = None
-Frame = bytes | Oversize | None
+Frame = bytes | Oversize
 
 
 def split_lines(buffer: bytearray, chunk: bytes, limit: int, skipped: int) -> tuple[list[Frame], int]:
@@ -145,25 +145,6 @@ def split_lines(buffer: bytearray, chunk: bytes, limit: int, skipped: int) -> tu
     else:
         buffer += chunk[start:]
     return frames, skipped
-
-
-def reader_thread(fd: int, limit: int, deliver: Callable[[list[Frame]], None]) -> None:
-    """Read `fd` to its end, handing each chunk's lines to `deliver` (which may block: backpressure)."""
-    buffer = bytearray()
-    skipped = 0
-    while True:
-        try:
-            chunk = os.read(fd, READ_CHUNK)
-        except OSError as exc:
-            logger.warning("stdin read failed: %s", exc)
-            chunk = b""
-        if not chunk:
-            frames: list[Frame] = [Oversize(skipped)] if skipped else [bytes(buffer)] if buffer else []
-            deliver([*frames, EndOfInput])
-            return
-        frames, skipped = split_lines(buffer, chunk, limit, skipped)
-        if frames:
-            deliver(frames)
 
 
 # --- classifying a line ---------------------------------------------------------------------------------
@@ -205,9 +186,12 @@ def classify(raw: bytes) -> types.JSONRPCMessage | dict[str, Any] | None:
         return None
     try:
         obj = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-        return error_message(None, PARSE_ERROR, f"Parse error: {detail}")
+    except json.JSONDecodeError as exc:
+        return error_message(None, PARSE_ERROR, f"Parse error: {exc.msg}")
+    except RecursionError:
+        return error_message(None, PARSE_ERROR, "Parse error: nested too deeply")
+    except ValueError:  # an integer past Python's digit limit (sys.get_int_max_str_digits)
+        return error_message(None, PARSE_ERROR, "Parse error: a number has too many digits")
     if not isinstance(obj, dict):
         kind = "an array (batches are not part of MCP)" if isinstance(obj, list) else type(obj).__name__
         return error_message(None, INVALID_REQUEST, f"Invalid Request: expected a JSON object, got {kind}")
@@ -219,6 +203,45 @@ def classify(raw: bytes) -> types.JSONRPCMessage | dict[str, Any] | None:
         return types.jsonrpc_message_adapter.validate_python(obj, by_name=False)
     except ValidationError:
         return error_message(echo_id, INVALID_REQUEST, "Invalid Request: not a valid JSON-RPC message")
+
+
+EndOfInput: Final = None
+# What the reader hands the loop: a message for the SDK, an error reply to send back, or the end of input.
+Inbound = types.JSONRPCMessage | dict[str, Any] | None
+
+
+def _classify_all(frames: list[Frame], limit: int) -> list[Inbound]:
+    """The messages and error replies for `frames`, in order; blank lines give nothing."""
+    inbound: list[Inbound] = []
+    for frame in frames:
+        if isinstance(frame, Oversize):
+            reason = f"line of {frame.size} bytes is over the {limit}-byte limit"
+            inbound.append(error_message(None, INVALID_REQUEST, f"Invalid Request: {reason}"))
+        elif (message := classify(frame)) is not None:
+            inbound.append(message)
+    return inbound
+
+
+def reader_thread(fd: int, limit: int, deliver: Callable[[list[Inbound]], None]) -> None:
+    """Read `fd` to its end, handing each chunk's classified lines to `deliver` (which may block: backpressure).
+
+    Classifying here keeps decoding and validation off the event loop. It still pauses while a big line's
+    `json.loads` runs (about 2 ms per MB): one C call that holds the GIL whichever thread makes it.
+    """
+    buffer = bytearray()
+    skipped = 0
+    while True:
+        try:
+            chunk = os.read(fd, READ_CHUNK)
+        except OSError as exc:
+            logger.warning("stdin read failed: %s", exc)
+            chunk = b""
+        if not chunk:
+            deliver([*_classify_all([Oversize(skipped)] if skipped else [bytes(buffer)], limit), EndOfInput])
+            return
+        frames, skipped = split_lines(buffer, chunk, limit, skipped)
+        if inbound := _classify_all(frames, limit):
+            deliver(inbound)
 
 
 # --- the wire -------------------------------------------------------------------------------------------
@@ -235,7 +258,7 @@ class Wire:
         self._pending: Counter[Any] = Counter()  # ids of requests the SDK has not answered yet
         self._all_answered = asyncio.Event()
         self._stop = asyncio.Event()
-        self._frames: asyncio.Queue[list[Frame]] = asyncio.Queue(maxsize=4)
+        self._inbox: asyncio.Queue[list[Inbound]] = asyncio.Queue(maxsize=4)
 
     def stop_reading(self) -> None:
         """Stop taking requests (signal or broken pipe); what was read is still answered."""
@@ -296,10 +319,10 @@ class Wire:
             daemon=True,
         ).start()
 
-    def _deliver(self, frames: list[Frame]) -> None:
-        """Hand frames to the loop, blocking the reader while the loop is behind (bounded memory)."""
+    def _deliver(self, inbound: list[Inbound]) -> None:
+        """Hand messages to the loop, blocking the reader while the loop is behind (bounded memory)."""
         if not self._stop.is_set():
-            asyncio.run_coroutine_threadsafe(self._frames.put(frames), self._loop).result()
+            asyncio.run_coroutine_threadsafe(self._inbox.put(inbound), self._loop).result()
 
     async def pump_in(self, read_stream_writer: Any) -> None:
         """Feed the SDK until end of input or `stop_reading`, then wait for the answers and close it."""
@@ -311,37 +334,23 @@ class Wire:
         stop = asyncio.ensure_future(self._stop.wait())
         try:
             while True:
-                take = asyncio.ensure_future(self._frames.get())
+                take = asyncio.ensure_future(self._inbox.get())
                 await asyncio.wait({take, stop}, return_when=asyncio.FIRST_COMPLETED)
                 if not take.done():
                     take.cancel()
                     return
-                for frame in take.result():
-                    if frame is EndOfInput:
+                for message in take.result():
+                    if message is EndOfInput:
                         return
-                    await self._forward(frame, read_stream_writer)
+                    if isinstance(message, dict):
+                        self.send(message)
+                    else:
+                        self._track(message)
+                        await read_stream_writer.send(SessionMessage(message))
                     if self._stop.is_set():
                         return
         finally:
             stop.cancel()
-
-    async def _forward(self, frame: bytes | Oversize, read_stream_writer: Any) -> None:
-        if isinstance(frame, Oversize):
-            limit = self.max_line_bytes
-            self.send(
-                error_message(
-                    None, INVALID_REQUEST, f"Invalid Request: line of {frame.size} bytes is over the {limit}-byte limit"
-                )
-            )
-            return
-        message = classify(frame)
-        if message is None:
-            return
-        if isinstance(message, dict):
-            self.send(message)
-            return
-        self._track(message)
-        await read_stream_writer.send(SessionMessage(message))
 
     async def _drain(self) -> None:
         if self._pending:

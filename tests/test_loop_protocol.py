@@ -58,6 +58,7 @@ def error_of(server: PipeServer, raw: bytes) -> dict:
         (b'"just a string"\n', -32600, "expected a JSON object"),
         (b"\xff\xfe\xfa broken utf-8\n", -32700, "UTF-8"),
         (b"[" * 100_000 + b"\n", -32700, "Parse error"),
+        (b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"n":1' + b"0" * 5000 + b"}}\n", -32700, "digits"),
     ],
 )
 def test_malformed_lines_get_an_error_with_null_id_and_the_server_keeps_serving(survivor, raw, code, words):

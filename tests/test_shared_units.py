@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Literal
 
 import mcp.types as types
 import pytest
 from deskmcp.shared.schema import portable
 from deskmcp.shared.settings import Secret, Setting, SettingsError, describe_settings, load_settings
-from deskmcp.shared.stdio import Oversize, classify, split_lines
+from deskmcp.shared.stdio import EndOfInput, Oversize, classify, reader_thread, split_lines
 from deskmcp.shared.tools import StructuredResult, ToolContext, ToolRegistry, tool
 from pydantic import BaseModel, Field
 
@@ -54,6 +55,41 @@ def test_classify_ignores_blank_lines_and_answers_everything_else():
 
 def test_a_response_from_the_client_is_a_valid_message():
     assert isinstance(classify(b'{"jsonrpc":"2.0","id":1,"result":{"roots":[]}}'), types.JSONRPCResponse)
+
+
+def test_a_number_past_pythons_digit_limit_is_a_parse_error_not_a_crash():
+    reply = classify(b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"n":1' + b"0" * 5000 + b"}}")
+    assert reply == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": -32700, "message": "Parse error: a number has too many digits"},
+    }
+
+
+def test_the_reader_hands_over_classified_messages_and_error_replies_in_order_then_the_end():
+    read_fd, write_fd = os.pipe()
+    lines = [
+        b'{"jsonrpc":"2.0","id":1,"method":"ping"}',
+        b"  ",
+        b"{oops",
+        b"x" * 200,
+        b'{"jsonrpc":"2.0","method":"n"}',
+    ]
+    os.write(write_fd, b"\n".join(lines) + b'\n{"jsonrpc":"2.0","id":2,"method":"ping"}')
+    os.close(write_fd)
+    batches: list[list] = []
+    reader_thread(read_fd, 100, batches.append)
+    os.close(read_fd)
+    request, parse_error, oversize, notification, last, end = [item for batch in batches for item in batch]
+    assert isinstance(request, types.JSONRPCRequest) and request.id == 1
+    assert parse_error["error"]["code"] == -32700
+    assert oversize["error"] == {
+        "code": -32600,
+        "message": "Invalid Request: line of 200 bytes is over the 100-byte limit",
+    }
+    assert isinstance(notification, types.JSONRPCNotification)
+    assert isinstance(last, types.JSONRPCRequest) and last.id == 2
+    assert end is EndOfInput
 
 
 # --- portable schemas ---------------------------------------------------------------------------------------
