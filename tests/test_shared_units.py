@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import mcp.types as types
 import pytest
+from deskmcp.shared import stdio
 from deskmcp.shared.schema import portable
 from deskmcp.shared.settings import Secret, Setting, SettingsError, describe_settings, load_settings
 from deskmcp.shared.stdio import EndOfInput, Oversize, classify, reader_thread, split_lines
@@ -89,6 +90,26 @@ def test_the_reader_hands_over_classified_messages_and_error_replies_in_order_th
     }
     assert isinstance(notification, types.JSONRPCNotification)
     assert isinstance(last, types.JSONRPCRequest) and last.id == 2
+    assert end is EndOfInput
+
+
+def test_a_fault_while_classifying_costs_one_line_not_the_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fragile(raw: bytes) -> Any:
+        if b"boom" in raw:
+            raise MemoryError("simulated")
+        return real(raw)
+
+    real = stdio.classify
+    monkeypatch.setattr(stdio, "classify", fragile)
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, b'{"jsonrpc":"2.0","id":1,"method":"boom"}\n{"jsonrpc":"2.0","id":2,"method":"ping"}\n')
+    os.close(write_fd)
+    batches: list[list] = []
+    reader_thread(read_fd, 1000, batches.append)
+    os.close(read_fd)
+    fault, request, end = [item for batch in batches for item in batch]
+    assert fault["error"]["code"] == -32603 and fault["id"] is None
+    assert isinstance(request, types.JSONRPCRequest) and request.id == 2
     assert end is EndOfInput
 
 
