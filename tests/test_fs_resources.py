@@ -232,10 +232,14 @@ def test_a_page_lists_only_the_folders_it_needs(tmp_path: Path) -> None:
             self.listed.append(str(path))
             return super().list_dir(path)
 
+        def resolve(self, path: str | Path) -> Path:
+            self.listed.append(f"resolve {path}")
+            return super().resolve(path)
+
     sandbox = Counting([tmp_path])
     sandbox.listed = []
     list_page(sandbox, RULES, None, 3)
-    assert len(sandbox.listed) == 2  # the root and d00
+    assert len(sandbox.listed) == 2  # the root and d00 (and no second walk to d00 to see whether it is a link)
     sandbox.listed = []
     page, _ = list_page(sandbox, RULES, Position(str(tmp_path), ("d17", "f2.txt")), 4)
     assert [p.name for p in page] == ["d17/f3.txt", "d17/f4.txt", "d18/f0.txt", "d18/f1.txt"]

@@ -248,8 +248,10 @@ def test_symlinks_inside_the_roots_are_followed_through_the_walker(box: Sandbox,
     box.write_bytes("abs_b", b"through the link")
     assert (root / "sub" / "b.txt").read_bytes() == b"through the link"
     assert (root / "abs_b").is_symlink()  # the link stays a link
-    kinds = {e.name: (e.is_dir, e.is_file) for e in box.list_dir(".")}
-    assert kinds["to_sub"] == (True, False) and kinds["abs_b"] == (False, True)
+    for stat_entries in (True, False):
+        kinds = {e.name: (e.is_dir, e.is_file, e.is_link) for e in box.list_dir(".", stat_entries=stat_entries)}
+        assert kinds["to_sub"] == (True, False, True) and kinds["abs_b"] == (False, True, True)
+        assert kinds["sub"] == (True, False, False) and kinds["a.txt"] == (False, True, False)
     box.move("to_sub", "renamed_link")  # moves the link itself
     assert (root / "renamed_link").is_symlink() and (root / "sub").is_dir()
 
@@ -265,7 +267,7 @@ def test_symlink_loops_end(box: Sandbox, tree: Path) -> None:
 def test_listing_never_reports_outside_link_targets(box: Sandbox, tree: Path) -> None:
     (tree / "root" / "out").symlink_to(tree / "outside")
     entry = next(e for e in box.list_dir(".") if e.name == "out")
-    assert (entry.is_dir, entry.is_file) == (False, False)
+    assert (entry.is_dir, entry.is_file, entry.is_link) == (False, False, True)
     assert [r for r, _e, _d, _h in box.walk(".")] == ["a.txt", "out", "sub", "sub/b.txt"]  # not entered
 
 

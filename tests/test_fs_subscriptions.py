@@ -458,6 +458,19 @@ def test_tree_state_tells_real_list_changes_from_saves(tmp_path: Path) -> None:
     assert len(small.watch_paths()) == 2 and small.truncated
 
 
+def test_tree_state_never_watches_linked_folders(tmp_path: Path) -> None:
+    (tmp_path / "real" / "inner").mkdir(parents=True)
+    (tmp_path / "alias").symlink_to(tmp_path / "real")
+    (tmp_path / "real" / "up").symlink_to(tmp_path)  # a loop, were links walked
+    state = TreeState(Sandbox([tmp_path]), IgnoreRules(), budget=100, per_directory=True)
+    state.rebuild()
+    root = tmp_path.resolve()
+    assert sorted(state.watch_paths()) == sorted(str(root / p) for p in ("", "real", "real/inner"))
+    (tmp_path / "later").symlink_to(tmp_path / "real" / "inner")
+    assert state.refresh([root]) is True
+    assert sorted(state.watch_paths()) == sorted(str(root / p) for p in ("", "real", "real/inner"))
+
+
 class _Session:
     async def send_resource_list_changed(self) -> None:
         pass

@@ -149,11 +149,13 @@ class _Frame:
 
     parts: tuple[str, ...]
     after: str | None  # resume after this name; None: from the start
-    pending: Iterator[tuple[str, bool, int]] | None = None
+    pending: Iterator[tuple[str, bool, int, bool]] | None = None
 
 
-def _sorted_entries(sandbox: Sandbox, root: Path, frame: _Frame, rules: IgnoreRules) -> Iterator[tuple[str, bool, int]]:
-    """(name, is_dir, size) of the directory's files and folders after `frame.after`, by name."""
+def _sorted_entries(
+    sandbox: Sandbox, root: Path, frame: _Frame, rules: IgnoreRules
+) -> Iterator[tuple[str, bool, int, bool]]:
+    """(name, is_dir, size, is_link) of the directory's files and folders after `frame.after`, by name."""
     directory = root.joinpath(*frame.parts)
     try:
         entries = sandbox.list_dir(directory)
@@ -167,7 +169,7 @@ def _sorted_entries(sandbox: Sandbox, root: Path, frame: _Frame, rules: IgnoreRu
             continue
         if rules.ignores(entry.name, "/".join((*frame.parts, entry.name))):
             continue
-        chosen.append((entry.name, entry.is_dir, entry.size))
+        chosen.append((entry.name, entry.is_dir, entry.size, entry.is_link))
     chosen.sort()
     return iter(chosen)
 
@@ -175,7 +177,11 @@ def _sorted_entries(sandbox: Sandbox, root: Path, frame: _Frame, rules: IgnoreRu
 def _walk_root(
     sandbox: Sandbox, root: Path, after: tuple[str, ...], rules: IgnoreRules
 ) -> Iterator[tuple[tuple[str, ...], int]]:
-    """(path components, size) of every file of `root` after `after`, in listing order, lazily."""
+    """(path components, size) of every file of `root` after `after`, in listing order, lazily.
+
+    Linked folders are not walked into: their files are listed where they really are, and a link to an
+    ancestor cannot make the walk endless.
+    """
     stack = [_Frame(after[:depth], after[depth]) for depth in range(len(after))] or [_Frame((), None)]
     while stack:
         frame = stack[-1]
@@ -185,21 +191,12 @@ def _walk_root(
         if entry is None:
             stack.pop()
             continue
-        name, is_dir, size = entry
+        name, is_dir, size, is_link = entry
         parts = (*frame.parts, name)
         if not is_dir:
             yield parts, size
-        elif len(parts) < MAX_DEPTH and not is_linked(sandbox, root.joinpath(*parts)):
+        elif len(parts) < MAX_DEPTH and not is_link:
             stack.append(_Frame(parts, None))
-
-
-def is_linked(sandbox: Sandbox, path: Path) -> bool:
-    """Whether `path` (under a real root) goes through a symlink. Linked folders are not walked into: their
-    files are listed where they really are, and a link to an ancestor cannot make the walk endless."""
-    try:
-        return sandbox.resolve(path) != path
-    except (OSError, ToolError):
-        return True
 
 
 def list_page(

@@ -70,6 +70,7 @@ class Entry:
     is_file: bool  # regular file (not FIFO/device/socket); symlinks are neither unless resolved inside
     size: int
     mtime: float
+    is_link: bool  # a symlink (or Windows junction); is_dir/is_file then describe its target inside the roots
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,19 +204,19 @@ class Sandbox:
     def _entry(self, where: Located, entry: os.DirEntry[str], stat_entries: bool) -> Entry:
         try:
             if not stat_entries and not entry.is_symlink():
-                return Entry(
-                    entry.name, entry.is_dir(follow_symlinks=False), entry.is_file(follow_symlinks=False), 0, 0.0
-                )
+                is_dir, is_file = entry.is_dir(follow_symlinks=False), entry.is_file(follow_symlinks=False)
+                return Entry(entry.name, is_dir, is_file, 0, 0.0, is_link=False)
             st = entry.stat(follow_symlinks=False)
         except OSError:
-            return Entry(entry.name, False, False, 0, 0.0)
-        if dirops.is_link(st):
+            return Entry(entry.name, False, False, 0, 0.0, is_link=False)
+        linked = dirops.is_link(st)
+        if linked:
             try:
-                target = self._stat_parts(where.root, (*where.parts, entry.name))
+                st = self._stat_parts(where.root, (*where.parts, entry.name))
             except (ToolError, OSError):
-                return Entry(entry.name, False, False, st.st_size, st.st_mtime)
-            st = target
-        return Entry(entry.name, stat.S_ISDIR(st.st_mode), stat.S_ISREG(st.st_mode), st.st_size, st.st_mtime)
+                return Entry(entry.name, False, False, st.st_size, st.st_mtime, is_link=True)
+        mode = st.st_mode
+        return Entry(entry.name, stat.S_ISDIR(mode), stat.S_ISREG(mode), st.st_size, st.st_mtime, is_link=linked)
 
     def _stat_parts(self, root: Root, parts: Sequence[str]) -> os.stat_result:
         walker = Walk(self._ops, self._flavour, self._roots.effective, root, "/".join(parts))

@@ -27,7 +27,7 @@ from typing import Final, Literal
 import anyio
 import anyio.from_thread
 import anyio.lowlevel
-from deskmcp.servers.filesystem.resources import IgnoreRules, is_linked, locate
+from deskmcp.servers.filesystem.resources import IgnoreRules, locate
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.shared.tools import ToolError
 from watchfiles import Change
@@ -236,12 +236,13 @@ class TreeState:
             changed |= self.fingerprints.get(key) != fingerprint
             self.fingerprints[key] = fingerprint
             if self.per_directory:
-                subfolders = [folder / name for name, is_dir in names if is_dir]
-                new = [sub for sub in subfolders if path_key(sub) not in self.dirs and not is_linked(self.sandbox, sub)]
+                subfolders = [folder / name for name, walked in names if walked]
+                new = [sub for sub in subfolders if path_key(sub) not in self.dirs]
                 self._add_trees(new)
         return changed
 
     def _names(self, folder: Path) -> list[tuple[str, bool]] | None:
+        """(name, whether listings walk into it: a folder, not a link) of what a folder lists; None if unreadable."""
         located = locate(self.sandbox.roots, folder)
         if located is None:
             return None
@@ -251,7 +252,7 @@ class TreeState:
             return None
         parts = located[1]
         return [
-            (e.name, e.is_dir)
+            (e.name, e.is_dir and not e.is_link)
             for e in entries
             if (e.is_dir or e.is_file) and not self.rules.ignores(e.name, "/".join((*parts, e.name)))
         ]
@@ -281,4 +282,4 @@ class TreeState:
                 self.truncated = True
                 return
             self.dirs[key] = folder
-            queue.extend(sub for name, is_dir in names if is_dir and not is_linked(self.sandbox, sub := folder / name))
+            queue.extend(folder / name for name, walked in names if walked)
