@@ -149,6 +149,46 @@ def test_client_roots_narrow_from_the_first_call_and_follow_list_changed(root: P
         server.kill()
 
 
+def collect_replies(server: PipeServer, sent: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """The replies to pipelined requests, in whatever order they come; server requests are answered meanwhile."""
+    keys = {request_id: key for key, request_id in sent.items()}
+    replies: dict[str, dict[str, Any]] = {}
+    while len(replies) < len(sent):
+        message = server.next_message()
+        if "method" in message and "id" in message:
+            server.on_server_request(message)
+        elif message.get("id") in keys:
+            replies[keys[message["id"]]] = message
+    return replies
+
+
+def test_every_request_that_uses_the_roots_waits_for_the_clients_first_answer(root: Path) -> None:
+    server = RootsClient(deskmcp_command("filesystem", str(root)))
+    try:
+        server.roots = [(root / "sub").as_uri()]
+        server.initialize(capabilities={"roots": {}})
+        outside = (root / "a.txt").as_uri()
+        inside_root = {"name": "path", "value": f"{root}/"[1:]}  # template values have no leading '/'
+        completion = {"ref": {"type": "ref/resource", "uri": "file:///{+path}"}, "argument": inside_root}
+        requests = {  # all sent before the server's roots/list is answered (that happens while reading replies)
+            "read": ("resources/read", {"uri": outside}),
+            "subscribe": ("resources/subscribe", {"uri": outside}),
+            "complete": ("completion/complete", completion),
+            "list": ("resources/list", {}),
+            "call": ("tools/call", {"name": "read_text_file", "arguments": {"path": str(root / "a.txt")}}),
+        }
+        sent = {key: server.send_request(method, params) for key, (method, params) in requests.items()}
+        replies = collect_replies(server, sent)
+        assert "not under an allowed directory" in replies["read"]["error"]["message"]
+        assert "not under an allowed directory" in replies["subscribe"]["error"]["message"]
+        assert replies["complete"]["result"]["completion"]["values"] == [f"{root}/sub/"[1:]]
+        assert [item["name"] for item in replies["list"]["result"]["resources"]] == ["b.txt"]
+        assert "outside the allowed directories" in text_of(replies["call"]["result"])
+        assert server.close() == 0
+    finally:
+        server.kill()
+
+
 @pytest.mark.anyio
 async def test_sdk_client_roots_callback_narrows(root: Path) -> None:
     async def list_roots(_context: Any) -> types.ListRootsResult:
