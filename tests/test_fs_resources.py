@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from deskmcp.servers.filesystem import resources as res
+from deskmcp.servers.filesystem.globs import Excludes
 from deskmcp.servers.filesystem.live import parse_size
 from deskmcp.servers.filesystem.resources import (
     IgnoreRules,
@@ -164,6 +165,25 @@ def test_configured_patterns_add_names_paths_and_remove_defaults() -> None:
     assert rules.ignores(".hg", ".hg")
     assert rules.ignores_path(("web", "node_modules", "lib", "x.js"))
     assert not rules.ignores_path(("web", "src", "x.js"))
+
+
+def test_ignore_patterns_mean_what_search_excludes_mean(tmp_path: Path) -> None:
+    """One pattern language: `*` stays within a name and `**` spans folders (with fnmatch, `docs/*.tmp` also
+    hid docs/old/b.tmp and `notes/**/*.bak` missed notes/a.bak); braces expand."""
+    rules = IgnoreRules.parse("docs/*.tmp, notes/**/*.bak, *.{pyc,pyo}")
+    expected = {
+        "docs/a.tmp": True,
+        "docs/old/b.tmp": False,
+        "notes/a.bak": True,
+        "notes/2024/jan/c.bak": True,
+        "pkg/m.pyo": True,
+        "docs/a.txt": False,
+    }
+    search_excludes = Excludes(list(rules.patterns))
+    assert {p: rules.ignores_path(tuple(p.split("/"))) for p in expected} == expected
+    assert {p: search_excludes.excluded(p) for p in expected} == expected
+    root = make_tree(tmp_path, dict.fromkeys(expected, "x"))
+    assert all_names(Sandbox([root]), 2, rules) == sorted(p for p, ignored in expected.items() if not ignored)
 
 
 def test_mime_types_are_the_same_on_every_os() -> None:

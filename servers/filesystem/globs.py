@@ -5,8 +5,9 @@ character class (`[!...]` negated), `{a,b}` expands, `\\` escapes, and a leading
 at the top level only and `**/*.py` at any depth, as in the reference. Patterns also tell the walk which
 directories cannot hold a match, so a search never enters them.
 
-Exclude patterns follow .gitignore habits: one without `/` excludes that name at any depth (`node_modules`,
-`*.log`); one with `/` is matched against the whole relative path, and also excludes everything below a match.
+Exclude patterns (search's `excludePatterns`, and the resources' ignore rules) follow .gitignore habits: one
+without `/` excludes that name at any depth (`node_modules`, `*.log`); one with `/` is matched against the whole
+relative path (`build/out`, `docs/**/*.tmp`), and also excludes everything below a match.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def expand_braces(pattern: str) -> list[str]:
         elif char == "}" and depth and pattern[index - 1] != "\\":
             depth -= 1
             if depth == 0:
-                options = _split_top_level(pattern[start + 1 : index])
+                options = split_outside_braces(pattern[start + 1 : index])
                 if len(options) < 2:
                     continue
                 head, tail = pattern[:start], pattern[index + 1 :]
@@ -46,7 +47,8 @@ def expand_braces(pattern: str) -> list[str]:
     return [pattern]
 
 
-def _split_top_level(body: str) -> list[str]:
+def split_outside_braces(body: str) -> list[str]:
+    """`a,{b,c},d` -> [`a`, `{b,c}`, `d`]."""
     parts, depth, current = [], 0, []
     for char in body:
         if char == "," and depth == 0:
@@ -145,18 +147,34 @@ class Glob:
 
 
 class Excludes:
-    """Exclude patterns: a bare name or name glob at any depth, a path glob against the whole relative path."""
+    """Exclude patterns: a bare name or name glob at any depth, a path glob against the whole relative path.
+
+    Each kind is matched by one regex (negated patterns aside), so an entry costs the same with many patterns.
+    """
 
     def __init__(self, patterns: Sequence[str]) -> None:
         self.patterns = tuple(patterns)
-        self._names = [Glob(p) for p in patterns if "/" not in p.strip("/")]
-        self._paths = [Glob(p.strip("/")) for p in patterns if "/" in p.strip("/")]
+        self._name = _any_of([p for p in self.patterns if "/" not in p.strip("/")])
+        self._path = _any_of([p.strip("/") for p in self.patterns if "/" in p.strip("/")])
 
     def __bool__(self) -> bool:
         return bool(self.patterns)
 
-    def excluded(self, relative: str) -> bool:
+    def excluded(self, relative: str, name: str | None = None) -> bool:
+        """Whether the entry at `relative` (its last component is `name`, when the caller has it) is excluded."""
         if not self.patterns:
             return False
-        name = relative.rsplit("/", 1)[-1]
-        return any(g.matches(name) for g in self._names) or any(g.matches(relative) for g in self._paths)
+        return bool(self._name(relative.rsplit("/", 1)[-1] if name is None else name) or self._path(relative))
+
+
+def _any_of(patterns: Sequence[str]) -> Callable[[str], object]:
+    """One callable, truthy when any of the patterns matches."""
+    globs = [Glob(p) for p in patterns]
+    plain = "|".join(f"(?:{alt.regex.pattern})" for g in globs if not g.negated for alt in g.alternatives)
+    regex = re.compile(plain, re.DOTALL).fullmatch if plain else _never
+    negated = [g.matches for g in globs if g.negated]
+    return (lambda text: regex(text) or any(match(text) for match in negated)) if negated else regex
+
+
+def _never(_text: str) -> None:
+    return None

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import fnmatch
 import json
 import os
-import re
 import stat
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from deskmcp.servers.filesystem.filetypes import OCTET_STREAM, is_binary_type, mime_type
+from deskmcp.servers.filesystem.globs import Excludes, split_outside_braces
 from deskmcp.servers.filesystem.paths import AccessDenied, NotFound
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.uris import IS_WINDOWS, InvalidResource, child_uri, path_to_uri, uri_to_path
@@ -49,27 +48,24 @@ class ResourceTooLarge(ValueError):
 # --- what counts as a resource --------------------------------------------------------------------------
 
 
-class IgnoreRules:
+class IgnoreRules(Excludes):
     """Names and relative paths left out of listings, completion and list-change watching.
 
-    A pattern without '/' matches any single name (`node_modules`, `*.pyc`); one with '/' matches the
-    path below a root (`build/out`, `docs/*.tmp`). `!name` takes a default pattern (such as `.git`) out.
+    Exclude patterns as search_files reads them (`globs`): a pattern without '/' matches any single name
+    (`node_modules`, `*.pyc`); one with '/' matches the path below a root (`build/out`, `docs/*.tmp`, where
+    `*` stays within one name and `**` spans folders). `!name` in the setting takes a default (`.git`) out.
     """
 
     def __init__(self, patterns: Sequence[str] = DEFAULT_IGNORES) -> None:
-        self.patterns = tuple(patterns)
-        names = [p for p in self.patterns if "/" not in p]
-        self._names = frozenset(p for p in names if not _is_glob(p))
-        self._name_globs = _compiled(p for p in names if _is_glob(p))
-        self._path_globs = _compiled(p for p in self.patterns if "/" in p)
+        super().__init__(patterns)
 
     def __repr__(self) -> str:
         return f"IgnoreRules({self.patterns!r})"
 
     @classmethod
     def parse(cls, text: str | None) -> IgnoreRules:
-        """Defaults plus the comma-separated patterns in `text`."""
-        extra = [p.strip().replace("\\", "/").strip("/") for p in (text or "").split(",")]
+        """Defaults plus the comma-separated patterns in `text` (a comma inside `{}` is part of its pattern)."""
+        extra = [p.strip().replace("\\", "/").strip("/") for p in split_outside_braces(text or "")]
         extra = [p for p in extra if p and p != "!"]
         removed = {p[1:] for p in extra if p.startswith("!")}
         added = [p for p in extra if not p.startswith("!")]
@@ -78,25 +74,11 @@ class IgnoreRules:
 
     def ignores(self, name: str, relative: str) -> bool:
         """Whether the entry `name`, at `relative` (posix path below its root), is left out."""
-        if name in self._names:
-            return True
-        if self._name_globs is not None and self._name_globs(name):
-            return True
-        return self._path_globs is not None and self._path_globs(relative) is not None
+        return self.excluded(relative, name)
 
     def ignores_path(self, parts: Sequence[str]) -> bool:
         """Whether any component of the path below a root is left out (so the path is too)."""
-        return any(self.ignores(name, "/".join(parts[: i + 1])) for i, name in enumerate(parts))
-
-
-def _is_glob(pattern: str) -> bool:
-    return any(char in pattern for char in "*?[")
-
-
-def _compiled(patterns: Iterable[str]) -> Callable[[str], re.Match[str] | None] | None:
-    """One matcher for several glob patterns (case-sensitive, like `fnmatch.fnmatchcase`)."""
-    translated = [fnmatch.translate(p) for p in patterns]
-    return re.compile("|".join(translated)).match if translated else None
+        return any(self.excluded("/".join(parts[: i + 1]), name) for i, name in enumerate(parts))
 
 
 # --- listing --------------------------------------------------------------------------------------------
