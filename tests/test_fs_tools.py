@@ -331,6 +331,22 @@ def test_search_skips_binary_files(tools: Tools, root: Path) -> None:
     assert "data.bin" not in tools.text("search_file_contents", path=".", query="hello")
 
 
+def test_search_says_a_file_could_not_be_read_not_that_it_is_too_large(
+    tools: Tools, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_open = os.open
+
+    def refuse_readme(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if os.path.basename(path) == "README.md":
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse_readme)
+    text = tools.text("search_file_contents", path=".", query="hello")
+    assert "index.js" in text and "README.md" not in text
+    assert "over 8 MiB" not in text and "1 file(s) could not be read" in text
+
+
 def test_a_cancelled_walk_stops(root: Path) -> None:
     for number in range(2000):
         (root / "docs" / f"f{number}.md").write_text("x")

@@ -158,6 +158,8 @@ def content_text(result: ContentResult) -> str:
         notes.append(f"... and {result.more:,} more matching lines not shown (raise maxResults or narrow the query)")
     if result.skipped_large:
         notes.append(f"{result.skipped_large:,} file(s) over 8 MiB were not searched")
+    if result.unreadable:
+        notes.append(f"{result.unreadable:,} file(s) could not be read (permission denied or an I/O error)")
     if result.long_lines:
         notes.append(f"{result.long_lines:,} line(s) longer than 4,000 characters were matched on their start only")
     if result.timed_out:

@@ -335,15 +335,17 @@ class Sandbox:
 
     def read_entry(self, directory: Any, name: str, limit: int) -> bytes | None:
         """Content of a regular file met in a walk, opened from the walked directory (no second walk); None
-        when it is over `limit` bytes or is no longer a regular file."""
+        when it cannot be read or is no longer a regular file; `TooLarge` when it is over `limit` bytes."""
         try:
             fd = self._ops.open_file(directory, name, os.O_RDONLY | dirops.O_NONBLOCK)
         except OSError:
             return None
         try:
             st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            if not stat.S_ISREG(st.st_mode):
                 return None
+            if st.st_size > limit:
+                raise too_big(name, st.st_size, limit)
             chunks = [os.read(fd, st.st_size + 1)]
             total = len(chunks[0])
             while total > st.st_size and total <= limit:  # it grew while being read
@@ -352,7 +354,9 @@ class Sandbox:
                     break
                 chunks.append(chunk)
                 total += len(chunk)
-            return None if total > limit else b"".join(chunks)
+            if total > limit:
+                raise too_big(name, total, limit)
+            return b"".join(chunks)
         except OSError:
             return None
         finally:

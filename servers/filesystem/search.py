@@ -18,6 +18,7 @@ from deskmcp.servers.filesystem.globs import Excludes, Glob
 from deskmcp.servers.filesystem.regexguard import MAX_REGEX_LINE, compile_guarded
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.textfiles import BINARY_PROBE, looks_binary
+from deskmcp.servers.filesystem.walker import TooLarge
 from deskmcp.shared.tools import ToolError
 
 Tick = Callable[[int], None]
@@ -154,6 +155,7 @@ class ContentResult:
     files_searched: int = 0
     files_matched: int = 0
     skipped_large: int = 0
+    unreadable: int = 0
     long_lines: int = 0
     timed_out: bool = False
 
@@ -168,12 +170,16 @@ def search_contents(sandbox: Sandbox, path: str, query: ContentQuery, tick: Tick
     for relative, entry, _level, directory in _walk(sandbox, path, excludes, tick):
         if not entry.is_file(follow_symlinks=False) or not glob.matches(relative):
             continue
-        data = sandbox.read_entry(directory, entry.name, MAX_FILE_FOR_CONTENT_SEARCH)
+        try:
+            data = sandbox.read_entry(directory, entry.name, MAX_FILE_FOR_CONTENT_SEARCH)
+        except TooLarge:
+            result.skipped_large += 1
+            continue
         if time.monotonic() > deadline:
             result.timed_out = True
             break
         if data is None:
-            result.skipped_large += 1
+            result.unreadable += 1
             continue
         if looks_binary(data[:BINARY_PROBE]):
             continue
