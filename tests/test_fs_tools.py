@@ -92,7 +92,7 @@ def test_huge_files_are_refused_whole_but_stream_head_and_tail(tools: Tools, roo
         for number in range(20_000):
             handle.write(f"line {number}\n")
     message = tools.error("read_text_file", path="big.log")
-    assert "over the 65,536-byte read limit" in message and "head or tail" in message
+    assert "over the 65,536-byte limit" in message and "head or tail" in message
     assert tools.text("read_text_file", path="big.log", head=2) == "line 0\nline 1"
     assert tools.text("read_text_file", path="big.log", tail=2) == "line 19998\nline 19999"
     (root / "one_line.txt").write_bytes(b"x" * (LIMIT * 3))
@@ -329,6 +329,13 @@ def test_search_file_contents_refuses_dangerous_regexes(tools: Tools) -> None:
 def test_search_skips_binary_files(tools: Tools, root: Path) -> None:
     (root / "data.bin").write_bytes(b"\x00hello")
     assert "data.bin" not in tools.text("search_file_contents", path=".", query="hello")
+
+
+def test_search_skips_files_over_its_size_limit(tools: Tools, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search, "MAX_FILE_FOR_CONTENT_SEARCH", 20)  # README.md is 20 bytes; the others are larger
+    text = tools.text("search_file_contents", path=".", query="hello")
+    assert "README.md:2: hello world" in text and "index.js" not in text
+    assert "3 file(s) over 8 MiB were not searched" in text
 
 
 def test_search_says_a_file_could_not_be_read_not_that_it_is_too_large(

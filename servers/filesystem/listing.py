@@ -8,11 +8,11 @@ import stat
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import PurePath
-from typing import IO, Final
+from typing import Final
 
 from deskmcp.servers.filesystem.sandbox import Sandbox, WriteOutcome
 from deskmcp.servers.filesystem.search import Capped, ContentResult
-from deskmcp.servers.filesystem.textfiles import apply_edits, decode, unified_diff
+from deskmcp.servers.filesystem.textfiles import apply_edits, decode, read_within, unified_diff
 from deskmcp.shared.tools import ToolError
 
 MEDIA_TYPES: Final = {
@@ -44,19 +44,6 @@ def format_size(size: int) -> str:
     while unit < len(SIZE_UNITS) - 1 and size >= 1024 ** (unit + 1):
         unit += 1
     return f"{size} B" if unit == 0 else f"{size / 1024**unit:.2f} {SIZE_UNITS[unit]}"
-
-
-def read_within(handle: IO[bytes], shown: str, limit: int) -> bytes:
-    size = os.fstat(handle.fileno()).st_size
-    data = handle.read(size + 1) if size <= limit else b""
-    if len(data) > size:  # it grew while being read
-        data += handle.read(limit + 1 - len(data))
-    if size > limit or len(data) > limit:
-        raise ToolError(
-            f"{shown!r} is {max(size, len(data)):,} bytes, over the {limit:,}-byte read limit; "
-            "use head or tail to read part of it"
-        )
-    return data
 
 
 def read_many(sandbox: Sandbox, paths: Sequence[str], limit: int) -> str:

@@ -42,6 +42,7 @@ from deskmcp.servers.filesystem.paths import (
     NotFound,
 )
 from deskmcp.servers.filesystem.rootset import RootSet
+from deskmcp.servers.filesystem.textfiles import read_within
 from deskmcp.servers.filesystem.walker import (
     Located,
     Root,
@@ -49,7 +50,6 @@ from deskmcp.servers.filesystem.walker import (
     changed_error,
     os_error,
     require_regular,
-    too_big,
 )
 from deskmcp.shared.tools import ToolError
 
@@ -259,7 +259,7 @@ class Sandbox:
     def read_bytes(self, path: str | Path, limit: int) -> bytes:
         """The whole content of a regular file, refused if larger than `limit` bytes."""
         with self.open_read(path) as handle:
-            return _read_capped(handle, limit, path)
+            return read_within(handle, path, limit)
 
     def _lstat(self, where: Located, path: str | Path) -> os.stat_result:
         try:
@@ -340,27 +340,11 @@ class Sandbox:
             fd = self._ops.open_file(directory, name, os.O_RDONLY | dirops.O_NONBLOCK)
         except OSError:
             return None
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
+        with os.fdopen(fd, "rb") as handle:
+            try:
+                return read_within(handle, name, limit) if stat.S_ISREG(os.fstat(fd).st_mode) else None
+            except OSError:
                 return None
-            if st.st_size > limit:
-                raise too_big(name, st.st_size, limit)
-            chunks = [os.read(fd, st.st_size + 1)]
-            total = len(chunks[0])
-            while total > st.st_size and total <= limit:  # it grew while being read
-                chunk = os.read(fd, limit + 1 - total)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                total += len(chunk)
-            if total > limit:
-                raise too_big(name, total, limit)
-            return b"".join(chunks)
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
 
     # --- writing --------------------------------------------------------------------------------------
 
@@ -487,19 +471,6 @@ class Sandbox:
 
 
 # --- helpers --------------------------------------------------------------------------------------------
-
-
-def _read_capped(handle: IO[bytes], limit: int, path: str | Path) -> bytes:
-    """All of an open file up to `limit` bytes (buffers sized by the file, not by the limit)."""
-    size = os.fstat(handle.fileno()).st_size
-    if size > limit:
-        raise too_big(path, size, limit)
-    data = handle.read(size + 1)
-    if len(data) > size:  # it grew while being read
-        data += handle.read(limit + 1 - len(data))
-        if len(data) > limit:
-            raise too_big(path, len(data), limit)
-    return data
 
 
 def _version(st: os.stat_result) -> tuple[int, ...]:

@@ -1,4 +1,5 @@
-"""Text in files: decoding, the first or last lines of a file of any size, and exact edits with a diff.
+"""Text in files: whole reads within a limit, decoding, the first or last lines of a file of any size, and
+exact edits with a diff.
 
 Head and tail stream from an open file and stop at a byte budget, so a 5 GB one-line file costs no more
 memory than a small one.
@@ -9,12 +10,27 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO, Final
 
+from deskmcp.servers.filesystem.walker import too_big
 from deskmcp.shared.tools import ToolError
 
 CHUNK: Final = 64 * 1024
 BINARY_PROBE: Final = 8192
+
+
+def read_within(handle: IO[bytes], shown: str | Path, limit: int) -> bytes:
+    """All of an open file, refused (`TooLarge`) past `limit` bytes; buffers are sized by the file, not the limit."""
+    size = os.fstat(handle.fileno()).st_size
+    if size > limit:
+        raise too_big(shown, size, limit)
+    data = handle.read(size + 1)
+    if len(data) > size:  # it grew while being read
+        data += handle.read(limit + 1 - len(data))
+        if len(data) > limit:
+            raise too_big(shown, len(data), limit)
+    return data
 
 
 def looks_binary(data: bytes) -> bool:

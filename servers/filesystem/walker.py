@@ -261,7 +261,7 @@ class TooLarge(ToolError):
 def too_big(path: str | Path, size: int, limit: int) -> TooLarge:
     return TooLarge(
         f"{os.fspath(path)!r} is {size:,} bytes, over the {limit:,}-byte limit; "
-        "read part of it (head/tail) or raise the limit in the server settings"
+        "read part of it with head or tail, or raise the limit in the server settings"
     )
 
 
