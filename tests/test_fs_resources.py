@@ -206,7 +206,7 @@ def test_content_is_text_only_when_it_is_utf8_without_nuls() -> None:
     png = decode_content("u", "x.png", b"\x89PNG\r\n\x1a\n")
     assert (png.mime_type, png.text) == ("image/png", None)
     svg = decode_content("u", "x.svg", b"<svg/>")
-    assert (png.mime_type, svg.data) == ("image/png", b"<svg/>")  # image/* is always a blob
+    assert (svg.mime_type, svg.data) == ("image/svg+xml", b"<svg/>")  # image/* is always a blob
 
 
 @pytest.mark.parametrize(("text", "size"), [("10485760", 10485760), ("10MiB", 10485760), ("512 kib", 524288)])

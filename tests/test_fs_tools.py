@@ -7,6 +7,7 @@ import base64
 import errno
 import io
 import json
+import mimetypes
 import os
 import threading
 from pathlib import Path
@@ -17,6 +18,7 @@ import anyio
 import anyio.to_thread
 import pytest
 from deskmcp.servers.filesystem import search, textfiles
+from deskmcp.servers.filesystem.filetypes import mime_type
 from deskmcp.servers.filesystem.globs import Excludes, Glob
 from deskmcp.servers.filesystem.regexguard import compile_guarded
 from deskmcp.servers.filesystem.resources import read_resource
@@ -114,6 +116,25 @@ def test_read_media_file_blocks(tools: Tools, root: Path) -> None:
     embedded = tools.result("read_media_file", path="doc.pdf").content[0]
     assert embedded.type == "resource" and embedded.resource.uri == path_to_uri(root / "doc.pdf")
     assert embedded.resource.mime_type == "application/pdf"
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "mime"),
+    [
+        ("tune.wav", "audio", "audio/wav"),
+        ("tune.flac", "audio", "audio/flac"),
+        ("scan.tiff", "image", "image/tiff"),
+        ("notes.weird", "resource", "application/octet-stream"),
+    ],
+)
+def test_media_types_are_the_resources_fixed_table_not_the_hosts(
+    tools: Tools, root: Path, monkeypatch: pytest.MonkeyPatch, name: str, kind: str, mime: str
+) -> None:
+    monkeypatch.setattr(mimetypes, "guess_type", lambda *_args, **_kwargs: ("image/x-from-this-host", None))
+    (root / name).write_bytes(b"data")
+    block = tools.result("read_media_file", path=name).content[0]
+    assert block.type == kind
+    assert (block.resource.mime_type if kind == "resource" else block.mime_type) == mime == mime_type(name)
 
 
 def test_an_embedded_resource_has_the_files_resource_uri(tools: Tools, root: Path) -> None:

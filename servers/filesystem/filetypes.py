@@ -1,4 +1,5 @@
-"""File kinds for resources: a MIME type from the name, the same on every OS, and which kinds are binary."""
+"""File kinds for resources and read_media_file: a MIME type from the name, the same on every OS, and which kinds
+are binary."""
 
 from __future__ import annotations
 
@@ -32,6 +33,10 @@ MIME_OVERRIDES: Final = {
     ".php": "text/x-php",
     ".sql": "application/sql",
     ".webp": "image/webp",
+    ".bmp": "image/bmp",
+    ".wav": "audio/wav",
+    ".ogg": "audio/ogg",
+    ".flac": "audio/flac",
     ".gz": "application/gzip",
     ".bz2": "application/x-bzip2",
     ".xz": "application/x-xz",

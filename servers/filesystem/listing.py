@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mimetypes
 import os
 import stat
 from collections.abc import Sequence
@@ -10,30 +9,18 @@ from datetime import datetime, timezone
 from pathlib import PurePath
 from typing import Final
 
+from deskmcp.servers.filesystem.filetypes import mime_type
 from deskmcp.servers.filesystem.sandbox import Sandbox, WriteOutcome
 from deskmcp.servers.filesystem.search import Capped, ContentResult
 from deskmcp.servers.filesystem.textfiles import apply_edits, decode, read_within, unified_diff
 from deskmcp.shared.tools import ToolError
 
-MEDIA_TYPES: Final = {
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-    ".bmp": "image/bmp",
-    ".svg": "image/svg+xml",
-    ".mp3": "audio/mpeg",
-    ".wav": "audio/wav",
-    ".ogg": "audio/ogg",
-    ".flac": "audio/flac",
-}
 SIZE_UNITS: Final = ("B", "KB", "MB", "GB", "TB")
 
 
 def media_type(path: PurePath) -> str:
-    suffix = path.suffix.lower()
-    return MEDIA_TYPES.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    """The MIME type read_media_file gives: the resources' own (`filetypes`), not the host's table."""
+    return mime_type(path.name)
 
 
 def format_size(size: int) -> str:
