@@ -24,6 +24,7 @@ from deskmcp.servers.filesystem.filetypes import OCTET_STREAM, is_binary_type, m
 from deskmcp.servers.filesystem.globs import Excludes, split_outside_braces
 from deskmcp.servers.filesystem.paths import AccessDenied, NotFound
 from deskmcp.servers.filesystem.sandbox import Sandbox
+from deskmcp.servers.filesystem.textfiles import looks_binary
 from deskmcp.servers.filesystem.uris import IS_WINDOWS, InvalidResource, child_uri, path_to_uri, uri_to_path
 from deskmcp.servers.filesystem.walker import TooLarge
 from deskmcp.shared.tools import ToolError
@@ -32,7 +33,6 @@ DEFAULT_IGNORES: Final = (".git", ".hg", ".svn", ".bzr", "_darcs", "CVS", ".jj",
 TEMPLATE: Final = "file:///{+path}"
 CURSOR_VERSION: Final = 1
 MAX_COMPLETIONS: Final = 100
-SNIFF_BYTES: Final = 8192
 _SEPARATORS: Final = frozenset("/\\\x00")
 MAX_DEPTH: Final = 256  # deeper than any real tree; stops a walk that a link loop would make endless
 
@@ -276,7 +276,7 @@ def _too_large(uri: str, size: int, limit: int) -> str:
 def decode_content(uri: str, name: str, data: bytes) -> ResourceContent:
     """Text when the bytes are UTF-8 without NULs and the type is not a binary one; a blob otherwise."""
     mime = mime_type(name)
-    if not is_binary_type(mime) and b"\x00" not in data[:SNIFF_BYTES]:
+    if not is_binary_type(mime) and not looks_binary(data):
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:

@@ -17,7 +17,7 @@ from typing import Any, Final
 from deskmcp.servers.filesystem.globs import Excludes, Glob
 from deskmcp.servers.filesystem.regexguard import MAX_REGEX_LINE, compile_guarded
 from deskmcp.servers.filesystem.sandbox import Sandbox
-from deskmcp.servers.filesystem.textfiles import BINARY_PROBE, looks_binary
+from deskmcp.servers.filesystem.textfiles import looks_binary
 from deskmcp.servers.filesystem.walker import TooLarge
 from deskmcp.shared.tools import ToolError
 
@@ -181,7 +181,7 @@ def search_contents(sandbox: Sandbox, path: str, query: ContentQuery, tick: Tick
         if data is None:
             result.unreadable += 1
             continue
-        if looks_binary(data[:BINARY_PROBE]):
+        if looks_binary(data):
             continue
         text = data.decode("utf-8", errors="replace")
         result.files_searched += 1

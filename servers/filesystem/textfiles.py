@@ -34,6 +34,7 @@ def read_within(handle: IO[bytes], shown: str | Path, limit: int) -> bytes:
 
 
 def looks_binary(data: bytes) -> bool:
+    """A NUL byte in the first 8 KiB (git's test): binary for read_text_file, resources and content search."""
     return b"\x00" in data[:BINARY_PROBE]
 
 
