@@ -13,7 +13,7 @@ import asyncio
 import gc
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -49,6 +49,8 @@ class Service:
 
     `handlers` are extra keyword arguments of the SDK `Server` (`on_list_resources=...`); capabilities
     follow from which are given. `lifespan` is entered once around the connection (watchers, stores).
+    `before_request(ctx)` is awaited before each request but `initialize` (which stalls the read loop) reaches
+    its handler; `ctx.method` says which. The filesystem server waits there for the client's roots.
     """
 
     tools: ToolRegistry | None = None
@@ -57,6 +59,7 @@ class Service:
     notification_handlers: dict[str, tuple[type[BaseModel], Callable[..., Any]]] = field(default_factory=dict)
     notification_options: NotificationOptions = field(default_factory=NotificationOptions)
     lifespan: Callable[[], AbstractAsyncContextManager[Any]] | None = None
+    before_request: Callable[[ServerRequestContext[Any, Any]], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,14 @@ def build_server(name: str, service: Service) -> Server[Any]:
         f"deskmcp-{name}", version=VERSION, instructions=service.instructions, lifespan=lifespan, **handlers
     )
     server.middleware = [internal_errors]
+    if (before_request := service.before_request) is not None:
+
+        async def before(ctx: ServerRequestContext[Any, Any], call_next: Any) -> Any:
+            if ctx.request_id is not None and ctx.method != "initialize":
+                await before_request(ctx)
+            return await call_next(ctx)
+
+        server.middleware.append(before)
     for method, (params_type, handler) in service.notification_handlers.items():
         server.add_notification_handler(method, params_type, handler)
     return server

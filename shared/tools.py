@@ -21,7 +21,7 @@ import logging
 import threading
 import types as types_module
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -224,15 +224,29 @@ def to_call_result(value: Any) -> types.CallToolResult:
 
 
 class ToolRegistry:
-    """The tools of one server, served as `tools/list` and `tools/call`."""
+    """The tools of one server, served as `tools/list` and `tools/call`.
 
-    def __init__(self, tools: Iterable[ToolSpec], anticipated: tuple[type[BaseException], ...] = ()) -> None:
+    `withheld` maps tools this configuration does not offer to why (`--read-only`): they are not listed, and
+    calling one is an `isError` result that says why, not 'unknown tool'.
+    """
+
+    def __init__(
+        self,
+        tools: Iterable[ToolSpec],
+        anticipated: tuple[type[BaseException], ...] = (),
+        withheld: Mapping[str, str] | None = None,
+    ) -> None:
         self.tools: dict[str, ToolSpec] = {}
         for spec in tools:
             if spec.name in self.tools:
                 msg = f"two tools are named {spec.name!r}"
                 raise ValueError(msg)
             self.tools[spec.name] = spec
+        self.withheld = dict(withheld or {})
+        if unknown := self.withheld.keys() - self.tools.keys():
+            msg = f"cannot withhold {sorted(unknown)}: no such tools"
+            raise ValueError(msg)
+        self.tools = {name: spec for name, spec in self.tools.items() if name not in self.withheld}
         self.anticipated = (ToolError, *anticipated)
         self._listing = types.ListToolsResult(tools=[spec.definition() for spec in self.tools.values()])
 
@@ -244,6 +258,8 @@ class ToolRegistry:
     async def on_call_tool(
         self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
+        if params.name in self.withheld:
+            return error_result(f"{params.name} is not available: {self.withheld[params.name]}")
         spec = self.tools.get(params.name)
         if spec is None:
             msg = f"Unknown tool {params.name!r}; this server has: {', '.join(self.tools)}"

@@ -281,10 +281,10 @@ def test_a_malformed_roots_answer_is_a_warning_and_the_configured_roots_apply(ro
 
 
 def roots_context(list_roots: Any) -> Any:
-    """What `ClientRoots` reads of a request context: a handshake-era session that offers roots."""
+    """What `ClientRoots` reads of a request context: a tool call on a handshake-era session that offers roots."""
     capabilities = types.ClientCapabilities(roots=types.RootsCapability(list_changed=True))
     session = SimpleNamespace(client_capabilities=capabilities, list_roots=list_roots)
-    return SimpleNamespace(protocol_version=HANDSHAKE, session=session)
+    return SimpleNamespace(method="tools/call", protocol_version=HANDSHAKE, session=session)
 
 
 @pytest.mark.anyio

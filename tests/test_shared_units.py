@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 from typing import Annotated, Any, Literal
 
+import anyio
 import mcp.types as types
 import pytest
 from deskmcp.shared import stdio
+from deskmcp.shared.app import Service, build_server
 from deskmcp.shared.schema import portable
 from deskmcp.shared.settings import Secret, Setting, SettingsError, describe_settings, load_settings
 from deskmcp.shared.stdio import EndOfInput, Oversize, classify, reader_thread, split_lines
 from deskmcp.shared.tools import StructuredResult, ToolContext, ToolRegistry, tool
+from mcp import Client, MCPError
 from pydantic import BaseModel, Field
 
 # --- split_lines --------------------------------------------------------------------------------------------
@@ -209,6 +212,46 @@ async def test_strict_validation_refuses_coercion():
     assert result.is_error
     result = await registry.call(add, {"a": True}, None)  # type: ignore[arg-type]
     assert result.is_error
+
+
+@pytest.mark.anyio
+async def test_a_withheld_tool_is_not_listed_and_a_call_says_why():
+    registry = ToolRegistry([add, pick], withheld={"add": "started with --read-only"})
+
+    async def call(name: str) -> types.CallToolResult:
+        return await registry.on_call_tool(None, types.CallToolRequestParams(name=name, arguments={"a": 1}))  # type: ignore[arg-type]
+
+    assert [listed.name for listed in (await registry.on_list_tools(None, None)).tools] == ["pick"]  # type: ignore[arg-type]
+    refused = await call("add")
+    assert refused.is_error and refused.content[0].text == "add is not available: started with --read-only"
+    with pytest.raises(MCPError, match=r"this server has: pick$"):
+        await call("sub")
+    with pytest.raises(ValueError, match=r"cannot withhold \['ad'\]: no such tools"):
+        ToolRegistry([add], withheld={"ad": "a typo must not leave the real tool callable"})
+
+
+# --- the service --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_before_request_is_awaited_before_each_request_is_handled_but_not_initialize():
+    seen: list[str] = []
+
+    @tool(in_thread=False)
+    def note() -> str:
+        """Note."""
+        seen.append("the tool ran")
+        return "noted"
+
+    async def before(ctx: Any) -> None:
+        await anyio.sleep(0.01)  # the request waits for this, not only for the hook to start
+        seen.append(ctx.method)
+
+    server = build_server("demo", Service(tools=ToolRegistry([note]), before_request=before))
+    async with Client(server, mode="legacy") as client:
+        assert (await client.call_tool("note", {})).content[0].text == "noted"
+    assert seen[seen.index("tools/call") + 1] == "the tool ran"
+    assert "initialize" not in seen and not any(method.startswith("notifications/") for method in seen)
 
 
 # --- settings -----------------------------------------------------------------------------------------------

@@ -15,10 +15,9 @@ from typing import Any
 from deskmcp.servers.filesystem import live
 from deskmcp.servers.filesystem.roots import ClientRoots, configured_roots
 from deskmcp.servers.filesystem.sandbox import Sandbox
-from deskmcp.servers.filesystem.tools import Limits, build_tools, refuse_writes
+from deskmcp.servers.filesystem.tools import Limits, build_registry
 from deskmcp.shared.app import Config, ServerSpec, Service
 from deskmcp.shared.settings import Setting
-from deskmcp.shared.tools import ToolRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -50,14 +49,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--read-only", action="store_true", help="offer no write tools and refuse every write")
 
 
-def _gate_on_roots(call_tool: Any, client_roots: ClientRoots) -> Any:
-    async def on_call_tool(ctx: Any, params: Any) -> Any:
-        await client_roots.wait_first(ctx)
-        return await call_tool(ctx, params)
-
-    return on_call_tool
-
-
 def create(config: Config) -> Service:
     settings: Mapping[str, Any] = config.settings
     roots = configured_roots(config.args.directories, settings.get("ROOTS"))
@@ -66,17 +57,16 @@ def create(config: Config) -> Service:
     sandbox = Sandbox(roots, read_only=config.args.read_only, strict=False)
     for reason in sandbox.unusable_roots:
         logger.warning("%s; serving without it", reason)
-    registry = ToolRegistry(build_tools(sandbox, Limits(max_read_bytes=settings["MAX_READ_BYTES"])))
     client_roots = ClientRoots(sandbox)
-    call_tool = refuse_writes(registry.on_call_tool) if sandbox.read_only else registry.on_call_tool
-    parts = live.live_parts(sandbox, settings, wait_roots=client_roots.wait_first)
+    parts = live.live_parts(sandbox, settings)
     return Service(
-        tools=registry,
+        tools=build_registry(sandbox, Limits(max_read_bytes=settings["MAX_READ_BYTES"])),
         instructions=INSTRUCTIONS,
-        handlers={**parts.handlers, "on_call_tool": _gate_on_roots(call_tool, client_roots)},
+        handlers=parts.handlers,
         notification_handlers=client_roots.notification_handlers(),
         notification_options=parts.notification_options,
         lifespan=parts.lifespan,
+        before_request=client_roots.wait_first,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -121,12 +121,7 @@ DOMAIN_ERRORS: Final = (ResourceNotFound, InvalidResource, ResourceTooLarge, Sub
 class ResourceHandlers:
     """The SDK handlers of the live-resources half, over one sandbox and one hub."""
 
-    def __init__(
-        self,
-        sandbox: Sandbox,
-        settings: Mapping[str, Any],
-        wait_roots: Callable[[Context], Awaitable[None]] | None = None,
-    ) -> None:
+    def __init__(self, sandbox: Sandbox, settings: Mapping[str, Any]) -> None:
         self.sandbox = sandbox
         self.rules = IgnoreRules.parse(settings.get("IGNORE"))
         self.max_bytes: int = settings.get("RESOURCE_MAX_BYTES") or 10 * MIB
@@ -134,14 +129,8 @@ class ResourceHandlers:
         budget = settings.get("WATCH_LIMIT") or default_watch_budget(os_watch_limit())
         per_directory = tree_watch_mode() == "per-directory"
         self.hub = LiveHub(sandbox, self.rules, budget=budget, per_directory=per_directory)
-        self._wait_roots = wait_roots
-
-    async def _ready(self, ctx: Context) -> None:
-        if self._wait_roots is not None:
-            await self._wait_roots(ctx)
 
     async def list_resources(self, ctx: Context, params: types.PaginatedRequestParams) -> types.ListResourcesResult:
-        await self._ready(ctx)
         try:
             position = decode_cursor(params.cursor, self.sandbox.roots) if params.cursor else None
         except InvalidResource as exc:
@@ -171,7 +160,6 @@ class ResourceHandlers:
         return types.ListResourceTemplatesResult(resource_templates=[template])
 
     async def read(self, ctx: Context, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
-        await self._ready(ctx)
         try:
             content = await anyio.to_thread.run_sync(read_resource, self.sandbox, params.uri, self.max_bytes)
         except DOMAIN_ERRORS as exc:
@@ -190,14 +178,12 @@ class ResourceHandlers:
         if params.argument.name != "path":
             msg = f"the file template has one argument, 'path'; got {params.argument.name!r}"
             raise MCPError(types.INVALID_PARAMS, msg)
-        await self._ready(ctx)
         values, total = await anyio.to_thread.run_sync(complete_path, self.sandbox, self.rules, params.argument.value)
         return types.CompleteResult(
             completion=types.Completion(values=values, total=total, has_more=total > len(values))
         )
 
     async def subscribe(self, ctx: Context, params: types.SubscribeRequestParams) -> types.EmptyResult:
-        await self._ready(ctx)
         try:
             await self.hub.subscribe(params.uri, ctx.session)
         except DOMAIN_ERRORS as exc:
@@ -231,18 +217,9 @@ class ResourceHandlers:
         }
 
 
-def live_parts(
-    sandbox: Sandbox,
-    settings: Mapping[str, Any],
-    *,
-    wait_roots: Callable[[Context], Awaitable[None]] | None = None,
-) -> LiveParts:
-    """The resources and subscriptions half of the filesystem server.
-
-    `wait_roots(ctx)`, when given, runs before a resource is listed, read, completed or subscribed to, so
-    that a handshake-era client's narrower roots are in force from its first request.
-    """
-    handlers = ResourceHandlers(sandbox, settings, wait_roots)
+def live_parts(sandbox: Sandbox, settings: Mapping[str, Any]) -> LiveParts:
+    """The resources and subscriptions half of the filesystem server."""
+    handlers = ResourceHandlers(sandbox, settings)
 
     @asynccontextmanager
     async def lifespan() -> AsyncIterator[LiveHub]:

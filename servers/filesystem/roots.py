@@ -5,8 +5,9 @@ the allow-list. The server asks for them after `notifications/initialized` and a
 `notifications/roots/list_changed`. Protocol 2026-07-28 has no server-to-client requests and deprecates
 roots, so there the configured roots are the whole allow-list (as in the reference server 2.0.1).
 
-A tool call that arrives before the first answer waits for it (briefly, and only until the first wait runs
-out), so a client's narrower roots are in force from its first call.
+A request that uses the roots (a tool call; a resource listed, read, completed or subscribed to) that arrives
+before the first answer waits for it (briefly, and only until the first wait runs out), so a client's narrower
+roots are in force from its first request.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 ROOTS_REQUEST_TIMEOUT: Final = 10.0
 FIRST_ROOTS_WAIT: Final = 5.0
+USES_ROOTS: Final = frozenset(
+    {"tools/call", "resources/list", "resources/read", "resources/subscribe", "completion/complete"}
+)
 
 
 def configured_roots(arguments: Sequence[str], environment: str | None) -> list[str]:
@@ -39,7 +43,7 @@ def configured_roots(arguments: Sequence[str], environment: str | None) -> list[
 
 
 class ClientRoots:
-    """Fetches the client's roots into the sandbox and lets tool calls wait for the first answer."""
+    """Fetches the client's roots into the sandbox and lets requests wait for the first answer."""
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
@@ -78,12 +82,12 @@ class ClientRoots:
             self._event().set()
 
     async def wait_first(self, ctx: ServerRequestContext[Any, Any]) -> None:
-        """Before a tool runs: if the client offers roots, wait (briefly, once) until they are known.
+        """Before a request that uses the roots: if the client offers them, wait (briefly, once) until they are known.
 
-        A client that does not answer in time is not waited for again by later calls; its roots still apply
+        A client that does not answer in time is not waited for again by later requests; its roots still apply
         whenever the answer comes.
         """
-        if self._event().is_set() or not self._offers_roots(ctx):
+        if ctx.method not in USES_ROOTS or self._event().is_set() or not self._offers_roots(ctx):
             return
         with anyio.move_on_after(FIRST_ROOTS_WAIT):
             await self._event().wait()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Annotated, Any, Final, Literal
@@ -20,7 +19,7 @@ import mcp.types as types
 from deskmcp.servers.filesystem import listing, search, textfiles
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.uris import path_to_uri
-from deskmcp.shared.tools import READ_ONLY, ToolContext, ToolError, ToolSpec, tool, writes
+from deskmcp.shared.tools import READ_ONLY, ToolContext, ToolError, ToolRegistry, ToolSpec, tool, writes
 from pydantic import BaseModel, ConfigDict, Field
 
 PROGRESS_INTERVAL: Final = 0.25
@@ -87,7 +86,7 @@ def ticker(ctx: ToolContext, what: str) -> search.Tick:
 
 
 def build_tools(sandbox: Sandbox, limits: Limits) -> list[ToolSpec]:
-    """Every tool; the write tools are left out when the sandbox is read-only."""
+    """Every tool, the write tools included (`build_registry` withholds them from a read-only sandbox)."""
     limit = limits.max_read_bytes
 
     def read_text(path: str, head: int | None, tail: int | None) -> str:
@@ -243,7 +242,7 @@ def build_tools(sandbox: Sandbox, limits: Limits) -> list[ToolSpec]:
         """The directories this server may access (subdirectories included)."""
         return listing.allowed(sandbox)
 
-    every = [
+    return [
         read_text_file,
         read_file,
         read_media_file,
@@ -260,16 +259,9 @@ def build_tools(sandbox: Sandbox, limits: Limits) -> list[ToolSpec]:
         get_file_info,
         list_allowed_directories,
     ]
-    return [spec for spec in every if not (sandbox.read_only and spec.name in WRITE_TOOLS)]
 
 
-def refuse_writes(call_tool: Callable[..., Any]) -> Callable[..., Any]:
-    """`tools/call` that answers a write tool of a read-only server with a clear error, not 'unknown tool'."""
-
-    async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:
-        if params.name in WRITE_TOOLS:
-            message = f"{params.name} is not available: this server was started with --read-only"
-            return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
-        return await call_tool(ctx, params)
-
-    return on_call_tool
+def build_registry(sandbox: Sandbox, limits: Limits) -> ToolRegistry:
+    """Every tool; a read-only sandbox withholds the write tools (unlisted, and a call says why)."""
+    withheld = dict.fromkeys(WRITE_TOOLS, "this server was started with --read-only") if sandbox.read_only else {}
+    return ToolRegistry(build_tools(sandbox, limits), withheld=withheld)
