@@ -23,7 +23,7 @@ from deskmcp.servers.filesystem.globs import Excludes, Glob
 from deskmcp.servers.filesystem.regexguard import compile_guarded
 from deskmcp.servers.filesystem.resources import read_resource
 from deskmcp.servers.filesystem.sandbox import Sandbox
-from deskmcp.servers.filesystem.tools import WRITE_TOOLS, Limits, build_tools, refuse_writes, ticker
+from deskmcp.servers.filesystem.tools import WRITE_TOOLS, Limits, build_registry, build_tools, ticker
 from deskmcp.servers.filesystem.uris import path_to_uri
 from deskmcp.shared.tools import ToolCancelled, ToolContext, ToolError, ToolRegistry
 
@@ -257,12 +257,12 @@ def test_create_directory_and_move_file(tools: Tools, root: Path) -> None:
 
 
 def test_read_only_has_no_write_tools_and_refuses_them(root: Path) -> None:
-    registry = ToolRegistry(build_tools(Sandbox([root], read_only=True), Limits(LIMIT)))
+    registry = build_registry(Sandbox([root], read_only=True), Limits(LIMIT))
     assert not WRITE_TOOLS & set(registry.tools)
 
     async def call(name: str) -> Any:
         params = SimpleNamespace(name=name, arguments={"path": "README.md", "content": "y"})
-        return await refuse_writes(registry.on_call_tool)(None, params)
+        return await registry.on_call_tool(None, params)  # type: ignore[arg-type]
 
     for name in sorted(WRITE_TOOLS):
         result = anyio.run(call, name)
