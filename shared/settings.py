@@ -10,6 +10,7 @@ registered with the log redactor so they cannot leak through a log line or trace
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -70,15 +71,17 @@ class Setting:
 _WHOLE_NUMBER: Final = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*")
 
 
-def whole_number(low: int, high: int) -> Callable[[str], int]:
-    """A `Setting` parser for a whole number from `low` to `high`; `_` may group digits (`60_000`)."""
+def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """A `Setting` parser for a whole number from `low` to `high` (or up); `_` may group digits (`60_000`)."""
+    expected = f"from {low:,} to {high:,}" if high is not None else f"of at least {low:,}"
+    top = high if high is not None else math.inf
 
     def parse(raw: str) -> int:
         text = raw.strip()
         # The length check comes first: int() refuses over 4,300 digits with a message about its own limit.
-        if len(text) <= 1000 and _WHOLE_NUMBER.fullmatch(text) and low <= int(text) <= high:
+        if len(text) <= 1000 and _WHOLE_NUMBER.fullmatch(text) and low <= int(text) <= top:
             return int(text)
-        msg = f"expected a whole number from {low:,} to {high:,}, got {raw!r}"
+        msg = f"expected a whole number {expected}, got {raw!r}"
         raise ValueError(msg)
 
     return parse

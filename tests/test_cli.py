@@ -49,6 +49,24 @@ def test_each_server_has_help_and_check_config(server):
     assert checked.returncode == 0, checked.stderr
 
 
+def test_bad_number_and_size_settings_stop_the_server_with_what_was_expected():
+    env = {
+        "DESKMCP_FILESYSTEM_RESOURCES_PAGE_SIZE": "\u0663",  # an Arabic-Indic 3: a digit to str.isdigit, not to us
+        "DESKMCP_FILESYSTEM_WATCH_LIMIT": "0",
+        "DESKMCP_FILESYSTEM_MAX_READ_BYTES": "1.5MiB",
+    }
+    completed = subprocess.run(
+        deskmcp_command("filesystem", "--check-config"), capture_output=True, text=True, env=host_env(env), timeout=60
+    )
+    assert completed.returncode == 1 and completed.stdout == ""
+    for line in (
+        "DESKMCP_FILESYSTEM_RESOURCES_PAGE_SIZE: expected a whole number of at least 1, got '\u0663'",
+        "DESKMCP_FILESYSTEM_WATCH_LIMIT: expected a whole number of at least 1, got '0'",
+        "DESKMCP_FILESYSTEM_MAX_READ_BYTES: expected a positive size such as 10485760 or 10MiB, got '1.5MiB'",
+    ):
+        assert line in completed.stderr
+
+
 def test_every_package_folder_is_listed_for_the_wheel():
     tomllib = pytest.importorskip("tomllib")
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])

@@ -11,7 +11,7 @@ import pytest
 from deskmcp.shared import stdio
 from deskmcp.shared.app import Service, build_server
 from deskmcp.shared.schema import portable
-from deskmcp.shared.settings import Secret, Setting, SettingsError, describe_settings, load_settings
+from deskmcp.shared.settings import Secret, Setting, SettingsError, describe_settings, load_settings, whole_number
 from deskmcp.shared.stdio import EndOfInput, Oversize, classify, reader_thread, split_lines
 from deskmcp.shared.tools import StructuredResult, ToolContext, ToolRegistry, tool
 from mcp import Client, MCPError
@@ -291,6 +291,15 @@ def test_every_problem_is_reported_at_once_without_echoing_a_secret():
     message = str(caught.value)
     assert "DESKMCP_DEMO_COUNT: DESKMCP_DEMO_COUNT: invalid literal" in message
     assert "DESKMCP_DEMO_PIN" in message and "hunter2" not in message
+
+
+def test_a_whole_number_without_an_upper_bound():
+    parse = whole_number(1)
+    assert [parse(raw) for raw in ("1", " 8192\n", "1_000_000", "9" * 1000)] == [1, 8192, 1_000_000, int("9" * 1000)]
+    for raw in ("0", "-3", "", "lots", "2.5", "\u0663", "\u00b2", "9" * 1001):  # Arabic-Indic 3, superscript 2
+        with pytest.raises(ValueError) as caught:
+            parse(raw)
+        assert str(caught.value) == f"expected a whole number of at least 1, got {raw!r}"
 
 
 def test_a_secret_is_masked_in_str_repr_format_and_describe():

@@ -9,7 +9,7 @@ the JSON-RPC error of each failure for the connection's protocol era.
 from __future__ import annotations
 
 import base64
-import re
+import string
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -32,7 +32,7 @@ from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.subscriptions import LiveHub, SubscriptionRefused
 from deskmcp.servers.filesystem.uris import InvalidResource
 from deskmcp.servers.filesystem.watch import default_watch_budget, os_watch_limit, tree_watch_mode
-from deskmcp.shared.settings import Setting
+from deskmcp.shared.settings import Setting, whole_number
 from mcp.server import ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions
 from mcp.shared.exceptions import MCPError
@@ -48,21 +48,18 @@ SIZE_UNITS: Final = {
 Context = ServerRequestContext[Any, Any]
 
 
+parse_count: Final = whole_number(1)
+
+
 def parse_size(text: str) -> int:
-    """Bytes from `10485760`, `10MiB`, `512 KiB`, `1g` (binary units)."""
-    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", text)
-    if not match or match.group(2).lower() not in SIZE_UNITS or int(match.group(1)) <= 0:
+    """Bytes from `10485760`, `10MiB`, `512 KiB`, `1g` (binary units); the number is read as `parse_count` reads it."""
+    stripped = text.strip()
+    number = stripped.rstrip(string.ascii_letters)
+    try:
+        return parse_count(number) * SIZE_UNITS[stripped[len(number) :].lower()]
+    except (ValueError, KeyError):
         msg = f"expected a positive size such as 10485760 or 10MiB, got {text!r}"
-        raise ValueError(msg)
-    return int(match.group(1)) * SIZE_UNITS[match.group(2).lower()]
-
-
-def parse_count(text: str) -> int:
-    """A positive whole number."""
-    if not text.strip().isdigit() or int(text) <= 0:
-        msg = f"expected a positive whole number, got {text!r}"
-        raise ValueError(msg)
-    return int(text)
+        raise ValueError(msg) from None
 
 
 LIVE_SETTINGS: Final = (
