@@ -17,11 +17,11 @@ from typing import Any
 import anyio
 import anyio.to_thread
 import pytest
-from deskmcp.servers.filesystem import search, textfiles
+from deskmcp.servers.filesystem import dirops, search, textfiles
 from deskmcp.servers.filesystem.filetypes import mime_type
 from deskmcp.servers.filesystem.globs import Excludes, Glob
 from deskmcp.servers.filesystem.regexguard import compile_guarded
-from deskmcp.servers.filesystem.resources import read_resource
+from deskmcp.servers.filesystem.resources import ResourceNotFound, read_resource
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.tools import WRITE_TOOLS, Limits, build_registry, build_tools, ticker
 from deskmcp.servers.filesystem.uris import path_to_uri
@@ -160,6 +160,80 @@ def test_read_multiple_files_counts_the_bytes_read_against_the_limit(tools: Tool
     (root / "small.txt").write_text("b")
     text = tools.text("read_multiple_files", paths=["bad.bin.txt", "small.txt"])
     assert text.split("\n---\n")[1] == "small.txt:\nb\n"
+
+
+class FailingDisk:
+    """Reads of one file fail with EIO (a failing disk or network share); other files read normally."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, target: Path) -> None:
+        self.inode = target.stat().st_ino
+        self.fdopen = os.fdopen
+        monkeypatch.setattr(os, "fdopen", self._fdopen)
+
+    def _fdopen(self, fd: int, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if "r" in mode and os.fstat(fd).st_ino == self.inode:
+            return io.BufferedReader(EIOFile(fd, "rb"))
+        return self.fdopen(fd, mode, *args, **kwargs)
+
+
+class EIOFile(io.FileIO):
+    def readinto(self, _buffer: Any) -> int:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    def readall(self) -> bytes:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [
+        ("read_text_file", {}),
+        ("read_text_file", {"head": 1}),
+        ("read_text_file", {"tail": 1}),
+        ("read_file", {}),
+        ("read_media_file", {}),
+        ("edit_file", {"edits": [{"oldText": "hello", "newText": "bye"}]}),
+    ],
+)
+def test_an_io_error_while_reading_is_a_clear_error(
+    tools: Tools, root: Path, monkeypatch: pytest.MonkeyPatch, tool: str, arguments: dict[str, Any]
+) -> None:
+    FailingDisk(monkeypatch, root / "README.md")
+    assert tools.error(tool, path="README.md", **arguments) == "cannot read 'README.md': Input/output error"
+    assert (root / "README.md").read_text() == "# Title\nhello world\n"
+
+
+def test_an_io_error_in_read_multiple_files_is_reported_for_that_file(
+    tools: Tools, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    FailingDisk(monkeypatch, root / "README.md")
+    parts = tools.text("read_multiple_files", paths=["README.md", "docs/guide.md"]).split("\n---\n")
+    assert parts == ["README.md: Error - cannot read 'README.md': Input/output error", "docs/guide.md:\nGuide\n\n"]
+
+
+def test_an_io_error_on_the_other_read_paths_is_reported(
+    tools: Tools, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    FailingDisk(monkeypatch, root / "README.md")
+    with pytest.raises(ResourceNotFound, match=r"cannot be read: .*Input/output error"):
+        read_resource(Sandbox([root]), path_to_uri(root / "README.md"), LIMIT)
+    assert "1 file(s) could not be read" in tools.text("search_file_contents", path=".", query="hello")
+
+    def failing_stat(*_args: Any) -> Any:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(dirops.FdOps, "stat_dir", failing_stat)
+    assert tools.error("get_file_info", path=".") == "cannot stat '.': Input/output error"  # the root itself
+
+
+def test_an_io_error_while_listing_is_a_clear_error(tools: Tools, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing_scandir(*_args: Any) -> Any:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(os, "scandir", failing_scandir)
+    for tool in ("list_directory", "list_directory_with_sizes", "directory_tree", "search_files"):
+        arguments = {"pattern": "*"} if tool == "search_files" else {}
+        assert tools.error(tool, path="docs", **arguments) == "cannot list 'docs': Input/output error", tool
 
 
 # --- writing ------------------------------------------------------------------------------------------

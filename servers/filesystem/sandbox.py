@@ -28,7 +28,7 @@ import os
 import secrets
 import stat
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -173,7 +173,10 @@ class Sandbox:
         for _ in range(RACE_RETRIES):
             with self._locate(path) as where:
                 if where.name is None:
-                    return self._ops.stat_dir(where.parent)
+                    try:
+                        return self._ops.stat_dir(where.parent)
+                    except OSError as exc:
+                        raise os_error(exc, path, "stat") from None
                 st = self._lstat(where, path)
                 if not dirops.is_link(st):
                     return st
@@ -231,27 +234,29 @@ class Sandbox:
 
     @contextmanager
     def _open_dir(self, path: str | Path) -> Iterator[tuple[Located, Any]]:
+        """The directory, open; an `OSError` while it is opened or listed becomes a `ToolError` naming it."""
         with self._locate(path) as where:
-            if where.name is None:
-                yield where, where.parent
-                return
+            handle = None
             try:
-                handle = self._ops.open_dir(where.parent, where.name)
+                if where.name is not None:
+                    handle = self._ops.open_dir(where.parent, where.name)
+                    where = Located(where.root, handle, None, where.parts)
+                yield where, where.parent
             except OSError as exc:
                 raise os_error(exc, path, "list") from None
-            try:
-                yield Located(where.root, handle, None, where.parts), handle
             finally:
-                self._ops.close(handle)
+                if handle is not None:
+                    self._ops.close(handle)
 
-    def open_read(self, path: str | Path) -> IO[bytes]:
-        """An open binary file (regular files only; never blocks on a FIFO or device)."""
+    def open_read(self, path: str | Path) -> AbstractContextManager[IO[bytes]]:
+        """An open binary file (regular files only; never blocks on a FIFO or device) for a `with` block, in
+        which an `OSError` (an I/O error while reading) becomes a `ToolError` naming the path."""
         for _ in range(RACE_RETRIES):
             with self._locate(path) as where:
                 if where.name is None:
                     raise ToolError(f"{path!r} is a directory, not a file; use list_directory for it")
                 try:
-                    return os.fdopen(self._open_regular(where, path), "rb")
+                    return _reading(os.fdopen(self._open_regular(where, path), "rb"), path)
                 except _Raced:
                     continue
         raise changed_error(path)
@@ -471,6 +476,15 @@ class Sandbox:
 
 
 # --- helpers --------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _reading(handle: IO[bytes], path: str | Path) -> Iterator[IO[bytes]]:
+    with handle:
+        try:
+            yield handle
+        except OSError as exc:
+            raise os_error(exc, path, "read") from None
 
 
 def _version(st: os.stat_result) -> tuple[int, ...]:
