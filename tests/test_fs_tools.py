@@ -167,13 +167,19 @@ class FailingDisk:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, target: Path) -> None:
         self.inode = target.stat().st_ino
-        self.fdopen = os.fdopen
+        self.fdopen, self.read = os.fdopen, os.read
         monkeypatch.setattr(os, "fdopen", self._fdopen)
+        monkeypatch.setattr(os, "read", self._read)
 
     def _fdopen(self, fd: int, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
         if "r" in mode and os.fstat(fd).st_ino == self.inode:
             return io.BufferedReader(EIOFile(fd, "rb"))
         return self.fdopen(fd, mode, *args, **kwargs)
+
+    def _read(self, fd: int, size: int) -> bytes:
+        if os.fstat(fd).st_ino == self.inode:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return self.read(fd, size)
 
 
 class EIOFile(io.FileIO):

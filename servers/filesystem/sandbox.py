@@ -46,6 +46,7 @@ from deskmcp.servers.filesystem.textfiles import read_within
 from deskmcp.servers.filesystem.walker import (
     Located,
     Root,
+    TooLarge,
     Walk,
     changed_error,
     os_error,
@@ -345,11 +346,14 @@ class Sandbox:
             fd = self._ops.open_file(directory, name, os.O_RDONLY | dirops.O_NONBLOCK)
         except OSError:
             return None
-        with os.fdopen(fd, "rb") as handle:
-            try:
-                return read_within(handle, name, limit) if stat.S_ISREG(os.fstat(fd).st_mode) else None
-            except OSError:
-                return None
+        try:
+            return read_within(fd, name, limit)
+        except TooLarge:
+            raise
+        except (OSError, ToolError):  # unreadable, or no longer a regular file
+            return None
+        finally:
+            os.close(fd)
 
     # --- writing --------------------------------------------------------------------------------------
 

@@ -10,27 +10,37 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import IO, Final
 
-from deskmcp.servers.filesystem.walker import too_big
+from deskmcp.servers.filesystem.walker import require_regular, too_big
 from deskmcp.shared.tools import ToolError
 
 CHUNK: Final = 64 * 1024
 BINARY_PROBE: Final = 8192
 
 
-def read_within(handle: IO[bytes], shown: str | Path, limit: int) -> bytes:
-    """All of an open file, refused (`TooLarge`) past `limit` bytes; buffers are sized by the file, not the limit."""
-    size = os.fstat(handle.fileno()).st_size
+def read_within(source: IO[bytes] | int, shown: str | Path, limit: int) -> bytes:
+    """All of a regular file open as a handle or a descriptor; `TooLarge` past `limit` bytes. Reads are sized by
+    the file, not the limit (one read for a file that stays put); one that grew is read on to its end or the limit.
+    """
+    fd, read = (source, partial(os.read, source)) if isinstance(source, int) else (source.fileno(), source.read)
+    st = os.fstat(fd)
+    require_regular(st, shown)
+    size = st.st_size
     if size > limit:
         raise too_big(shown, size, limit)
-    data = handle.read(size + 1)
-    if len(data) > size:  # it grew while being read
-        data += handle.read(limit + 1 - len(data))
-        if len(data) > limit:
-            raise too_big(shown, len(data), limit)
-    return data
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := read((size + 1 if total <= size else limit + 1) - total):
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise too_big(shown, total, limit)
+        if total == size:  # all of it: a read of one byte more than the size came back short
+            break
+    return b"".join(chunks)
 
 
 def looks_binary(data: bytes) -> bool:
