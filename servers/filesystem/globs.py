@@ -171,10 +171,6 @@ def _any_of(patterns: Sequence[str]) -> Callable[[str], object]:
     """One callable, truthy when any of the patterns matches."""
     globs = [Glob(p) for p in patterns]
     plain = "|".join(f"(?:{alt.regex.pattern})" for g in globs if not g.negated for alt in g.alternatives)
-    regex = re.compile(plain, re.DOTALL).fullmatch if plain else _never
+    regex = re.compile(plain or "(?!)", re.DOTALL).fullmatch  # (?!) matches nothing
     negated = [g.matches for g in globs if g.negated]
     return (lambda text: regex(text) or any(match(text) for match in negated)) if negated else regex
-
-
-def _never(_text: str) -> None:
-    return None
