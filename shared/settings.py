@@ -98,7 +98,7 @@ def _read_file(path: str) -> str:
 
 
 def _raw_value(setting: Setting, variable: str, environ: Mapping[str, str]) -> tuple[str | None, str]:
-    """The raw text of a setting and where it came from (a variable or a file)."""
+    """The raw text of a setting and, when it came from a file, which one ("" for the variable itself)."""
     file_variable = variable + FILE_SUFFIX
     direct, from_file = environ.get(variable), environ.get(file_variable)
     if direct is not None and from_file is not None:
@@ -113,7 +113,7 @@ def _raw_value(setting: Setting, variable: str, environ: Mapping[str, str]) -> t
         except UnicodeDecodeError:
             msg = f"{file_variable} names {from_file!r}, which is not UTF-8 text"
             raise ValueError(msg) from None
-    return direct, variable
+    return direct, ""
 
 
 def _parse(setting: Setting, raw: str, source: str) -> Any:
@@ -122,7 +122,7 @@ def _parse(setting: Setting, raw: str, source: str) -> Any:
     except (ValueError, TypeError) as exc:
         # A secret's parse error must not echo the value, so the parser's message is dropped.
         detail = "the value is not valid" if setting.secret else str(exc)
-        msg = f"{source}: {detail}"
+        msg = f"{source}: {detail}" if source else detail
         raise ValueError(msg) from None
     return Secret(value) if setting.secret else value
 

@@ -289,7 +289,7 @@ def test_every_problem_is_reported_at_once_without_echoing_a_secret():
             {"DESKMCP_DEMO_COUNT": "x", "DESKMCP_DEMO_PIN": "hunter2", "DESKMCP_DEMO_TOKEN": "t"},
         )
     message = str(caught.value)
-    assert "DESKMCP_DEMO_COUNT: DESKMCP_DEMO_COUNT: invalid literal" in message
+    assert "  DESKMCP_DEMO_COUNT: invalid literal" in message
     assert "DESKMCP_DEMO_PIN" in message and "hunter2" not in message
 
 
