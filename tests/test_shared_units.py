@@ -293,6 +293,16 @@ def test_every_problem_is_reported_at_once_without_echoing_a_secret():
     assert "DESKMCP_DEMO_PIN" in message and "hunter2" not in message
 
 
+def test_a_bad_value_read_from_a_file_names_the_file(tmp_path):
+    count_file = tmp_path / "count"
+    count_file.write_text("many\n")
+    with pytest.raises(SettingsError) as caught:
+        load_settings("demo", SETTINGS, {"DESKMCP_DEMO_COUNT_FILE": str(count_file), "DESKMCP_DEMO_TOKEN": "t"})
+    assert f"  DESKMCP_DEMO_COUNT: file {str(count_file)!r} (DESKMCP_DEMO_COUNT_FILE): invalid literal" in str(
+        caught.value
+    )
+
+
 def test_a_whole_number_without_an_upper_bound():
     parse = whole_number(1)
     assert [parse(raw) for raw in ("1", " 8192\n", "1_000_000", "9" * 1000)] == [1, 8192, 1_000_000, int("9" * 1000)]
