@@ -65,6 +65,7 @@ class PipeServer:
         )
         self.messages: queue.Queue[dict[str, Any] | bytes | None] = queue.Queue()
         self.notifications: list[dict[str, Any]] = []
+        self.unclaimed: dict[Any, dict[str, Any]] = {}  # responses read while waiting for another request
         self.raw_stdout = bytearray()
         self._stderr = bytearray()
         self._ids = itertools.count(1)
@@ -122,16 +123,21 @@ class PipeServer:
         return message
 
     def response(self, request_id: Any, timeout: float = 10) -> dict[str, Any]:
-        """The response to `request_id`; notifications seen meanwhile are kept in `notifications`."""
+        """The response to `request_id`; notifications seen meanwhile are kept in `notifications`, and
+        responses to other requests are kept for their own `response` call (so pipelined requests work)."""
+        if request_id in self.unclaimed:
+            return self.unclaimed.pop(request_id)
         deadline = time.monotonic() + timeout
         while True:
             message = self.next_message(max(0.01, deadline - time.monotonic()))
             if "method" in message and "id" not in message:
                 self.notifications.append(message)
-            elif message.get("id") == request_id and "method" not in message:
-                return message
             elif "method" in message:
                 self.on_server_request(message)
+            elif message.get("id") == request_id:
+                return message
+            else:
+                self.unclaimed[message.get("id")] = message
 
     def on_server_request(self, message: dict[str, Any]) -> None:
         """Answer a server->client request (roots/list, ping); override per test."""
@@ -188,6 +194,11 @@ class PipeServer:
             # The process has exited, but what it wrote may still be in the pipes: read them to the end.
             self._stdout_thread.join(10)
             self._stderr_thread.join(10)
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far (Linux: /proc)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def kill(self) -> None:
         if self.process.poll() is None:

@@ -4,13 +4,11 @@ Inspector CLI, settings from the environment, and what start-up imports."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -149,26 +147,20 @@ def test_a_cancelled_calculation_stops_working() -> None:
     expression = "+".join(["comb(33000, 16500)"] * 300)  # about 16 s of estimated arithmetic: allowed below
     with pipe_server(CALCULATOR, env={"DESKMCP_CALCULATOR_TIME_LIMIT_MS": "60000"}) as server:
         server.initialize()
-        pid = server.process.pid
-        idle = _cpu_seconds(pid)
+        idle = server.cpu_seconds()
         request = server.send_request("tools/call", {"name": "calculate", "arguments": {"expression": expression}})
         deadline = time.monotonic() + 30
-        while _cpu_seconds(pid) - idle < 0.3 and time.monotonic() < deadline:
+        while server.cpu_seconds() - idle < 0.3 and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert _cpu_seconds(pid) - idle >= 0.3, "the calculation did not start"
+        assert server.cpu_seconds() - idle >= 0.3, "the calculation did not start"
         server.notify("notifications/cancelled", {"requestId": request, "reason": "user"})
-        cpu_before = _cpu_seconds(pid)
+        cpu_before = server.cpu_seconds()
         time.sleep(1.5)
-        assert _cpu_seconds(pid) - cpu_before < 0.5, "the calculation kept running after cancellation"
+        assert server.cpu_seconds() - cpu_before < 0.5, "the calculation kept running after cancellation"
         assert server.call_tool("calculate", {"expression": "6*7"})["structuredContent"]["value"] == "42"
         assert server.close() == 0
     assert all(json.loads(line).get("id") != request for line in server.raw_stdout.splitlines())
     assert "Traceback" not in server.stderr
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_a_bad_setting_stops_the_server_before_it_serves() -> None:

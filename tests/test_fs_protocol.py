@@ -149,19 +149,6 @@ def test_client_roots_narrow_from_the_first_call_and_follow_list_changed(root: P
         server.kill()
 
 
-def collect_replies(server: PipeServer, sent: dict[str, int]) -> dict[str, dict[str, Any]]:
-    """The replies to pipelined requests, in whatever order they come; server requests are answered meanwhile."""
-    keys = {request_id: key for key, request_id in sent.items()}
-    replies: dict[str, dict[str, Any]] = {}
-    while len(replies) < len(sent):
-        message = server.next_message()
-        if "method" in message and "id" in message:
-            server.on_server_request(message)
-        elif message.get("id") in keys:
-            replies[keys[message["id"]]] = message
-    return replies
-
-
 def test_every_request_that_uses_the_roots_waits_for_the_clients_first_answer(root: Path) -> None:
     server = RootsClient(deskmcp_command("filesystem", str(root)))
     try:
@@ -178,7 +165,7 @@ def test_every_request_that_uses_the_roots_waits_for_the_clients_first_answer(ro
             "call": ("tools/call", {"name": "read_text_file", "arguments": {"path": str(root / "a.txt")}}),
         }
         sent = {key: server.send_request(method, params) for key, (method, params) in requests.items()}
-        replies = collect_replies(server, sent)
+        replies = {key: server.response(request_id) for key, request_id in sent.items()}
         assert "not under an allowed directory" in replies["read"]["error"]["message"]
         assert "not under an allowed directory" in replies["subscribe"]["error"]["message"]
         assert replies["complete"]["result"]["completion"]["values"] == [f"{root}/sub/"[1:]]
@@ -418,16 +405,11 @@ def test_long_search_reports_progress_and_stops_when_cancelled(tmp_path: Path) -
         progress = server.wait_notification("notifications/progress", timeout=20)
         assert progress["params"]["progressToken"] == "search-1" and "entries" in progress["params"]["message"]
         server.notify("notifications/cancelled", {"requestId": request, "reason": "user"})
-        cpu_before = _cpu_seconds(server.process.pid)
+        cpu_before = server.cpu_seconds()
         time.sleep(0.8)
-        assert _cpu_seconds(server.process.pid) - cpu_before < 0.4, "the search kept running after cancellation"
+        assert server.cpu_seconds() - cpu_before < 0.4, "the search kept running after cancellation"
         assert call_ok(server, "list_allowed_directories", {}) == f"Allowed directories:\n{big}"
         assert not any(m.get("id") == request for m in _drain(server))
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _drain(server: PipeServer) -> list[dict[str, Any]]:
