@@ -167,6 +167,13 @@ def test_configured_patterns_add_names_paths_and_remove_defaults() -> None:
     assert not rules.ignores_path(("web", "src", "x.js"))
 
 
+def test_a_leading_slash_anchors_an_ignore_pattern_at_the_root_and_a_trailing_one_keeps_a_name() -> None:
+    rules = IgnoreRules.parse("/build, dist/, !.git/")
+    assert rules.ignores_path(("build", "x.o")) and not rules.ignores_path(("src", "build", "x.o"))
+    assert rules.ignores_path(("dist",)) and rules.ignores_path(("web", "dist", "app.js"))
+    assert not rules.ignores_path((".git", "HEAD"))
+
+
 def test_ignore_patterns_mean_what_search_excludes_mean(tmp_path: Path) -> None:
     """One pattern language: `*` stays within a name and `**` spans folders (with fnmatch, `docs/*.tmp` also
     hid docs/old/b.tmp and `notes/**/*.bak` missed notes/a.bak); braces expand."""

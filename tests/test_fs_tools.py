@@ -514,6 +514,12 @@ def test_globs_prune_directories_that_cannot_match() -> None:
     assert Excludes(["build/out"]).excluded("build/out") and not Excludes(["build/out"]).excluded("x/build/out")
 
 
+def test_exclude_patterns_anchor_with_a_leading_slash_as_gitignore_does() -> None:
+    anchored, named = Excludes(["/build"]), Excludes(["build/"])
+    assert anchored.excluded("build") and not anchored.excluded("src/build")
+    assert named.excluded("build") and named.excluded("src/build")
+
+
 @pytest.mark.parametrize(
     "pattern", [r"(a+)+$", r"(\w+\s?)*$", r"(a|ab)*c", r"(.*a){20}", r"(\w)\1", r"a*a*b", r"\w*x\w*y", r".*a.*b"]
 )

@@ -6,8 +6,9 @@ at the top level only and `**/*.py` at any depth, as in the reference. Patterns 
 directories cannot hold a match, so a search never enters them.
 
 Exclude patterns (search's `excludePatterns`, and the resources' ignore rules) follow .gitignore habits: one
-without `/` excludes that name at any depth (`node_modules`, `*.log`); one with `/` is matched against the whole
-relative path (`build/out`, `docs/**/*.tmp`), and also excludes everything below a match.
+without `/` excludes that name at any depth (`node_modules`, `*.log`, `build/`); one with `/` is matched against
+the whole relative path (`build/out`, `docs/**/*.tmp`, `/build` for the top-level one only), and also excludes
+everything below a match.
 """
 
 from __future__ import annotations
@@ -154,8 +155,9 @@ class Excludes:
 
     def __init__(self, patterns: Sequence[str]) -> None:
         self.patterns = tuple(patterns)
-        self._name = _any_of([p for p in self.patterns if "/" not in p.strip("/")])
-        self._path = _any_of([p.strip("/") for p in self.patterns if "/" in p.strip("/")])
+        # As in .gitignore, a trailing `/` keeps a name a name, and a leading `/` anchors it at the top.
+        self._name = _any_of([p.rstrip("/") for p in self.patterns if "/" not in p.rstrip("/")])
+        self._path = _any_of([p.strip("/") for p in self.patterns if "/" in p.rstrip("/")])
 
     def __bool__(self) -> bool:
         return bool(self.patterns)

@@ -65,9 +65,9 @@ def parse_size(text: str) -> int:
 LIVE_SETTINGS: Final = (
     Setting(
         "IGNORE",
-        "comma-separated names (node_modules, *.pyc) or paths below a root (build/out) left out of resources/list "
-        "and list-change watching, besides the VCS folders (.git, .hg, .svn, ...) skipped by default; "
-        "!.git lists .git again",
+        "comma-separated names (node_modules, *.pyc) or paths below a root (build/out, /build) left out of "
+        "resources/list, completion and list-change watching, globs as in search_files' excludePatterns, "
+        "besides the VCS folders (.git, .hg, .svn, ...) skipped by default; !.git lists .git again",
         example="node_modules,*.pyc",
     ),
     Setting(

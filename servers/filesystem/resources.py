@@ -52,8 +52,9 @@ class IgnoreRules(Excludes):
     """Names and relative paths left out of listings, completion and list-change watching.
 
     Exclude patterns as search_files reads them (`globs`): a pattern without '/' matches any single name
-    (`node_modules`, `*.pyc`); one with '/' matches the path below a root (`build/out`, `docs/*.tmp`, where
-    `*` stays within one name and `**` spans folders). `!name` in the setting takes a default (`.git`) out.
+    (`node_modules`, `*.pyc`, `dist/`); one with '/' matches the path below a root (`build/out`, `docs/*.tmp`,
+    `/build` for the top-level one only; `*` stays within one name and `**` spans folders). `!name` in the
+    setting takes a default (`.git`) out.
     """
 
     def __init__(self, patterns: Sequence[str] = DEFAULT_IGNORES) -> None:
@@ -65,9 +66,9 @@ class IgnoreRules(Excludes):
     @classmethod
     def parse(cls, text: str | None) -> IgnoreRules:
         """Defaults plus the comma-separated patterns in `text` (a comma inside `{}` is part of its pattern)."""
-        extra = [p.strip().replace("\\", "/").strip("/") for p in split_outside_braces(text or "")]
-        extra = [p for p in extra if p and p != "!"]
-        removed = {p[1:] for p in extra if p.startswith("!")}
+        extra = [p.strip().replace("\\", "/") for p in split_outside_braces(text or "")]
+        extra = [p for p in extra if p.strip("/") and p != "!"]
+        removed = {p[1:].strip("/") for p in extra if p.startswith("!")}
         added = [p for p in extra if not p.startswith("!")]
         kept = [p for p in DEFAULT_IGNORES if p not in removed]
         return cls(tuple(dict.fromkeys([*kept, *added])))
