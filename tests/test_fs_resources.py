@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from deskmcp.servers.filesystem.resources import (
     Position,
     ResourceNotFound,
     ResourceTooLarge,
+    ResourceUnreadable,
     complete_path,
     decode_content,
     decode_cursor,
@@ -373,7 +375,7 @@ def test_read_refuses_outside_missing_folders_and_big_files(tmp_path: Path) -> N
         read_resource(sandbox, path_to_uri(root / "escape.txt"), 100)
 
 
-def test_a_read_refused_for_another_reason_is_not_called_too_large(tmp_path: Path) -> None:
+def test_a_read_refused_for_another_reason_is_not_called_too_large_or_missing(tmp_path: Path) -> None:
     # Tests run as root, who may read a mode-000 file; a sandbox that refuses stands in for it.
     from deskmcp.servers.filesystem.walker import too_big
 
@@ -387,10 +389,13 @@ def test_a_read_refused_for_another_reason_is_not_called_too_large(tmp_path: Pat
 
     root = make_tree(tmp_path / "root", {"locked.txt": "x"})
     uri = path_to_uri(root / "locked.txt")
-    with pytest.raises(ResourceNotFound, match="cannot be read: permission denied"):
-        read_resource(Refusing([root], ToolError("permission denied")), uri, 100)
-    with pytest.raises(ResourceNotFound, match="cannot be read"):
+    # It exists, so it is not "not found" (-32002) either: the message says what went wrong.
+    with pytest.raises(ResourceUnreadable, match=r"locked.txt: permission denied: cannot read 'locked.txt'$"):
+        read_resource(Refusing([root], ToolError("permission denied: cannot read 'locked.txt'")), uri, 100)
+    with pytest.raises(ResourceUnreadable, match=r"locked.txt cannot be read: Permission denied$"):
         read_resource(Refusing([root], PermissionError(13, "Permission denied")), uri, 100)
+    with pytest.raises(ResourceUnreadable, match=r"locked.txt cannot be read: Input/output error$"):
+        read_resource(Refusing([root], OSError(errno.EIO, os.strerror(errno.EIO))), uri, 100)
     with pytest.raises(ResourceTooLarge, match="over the 100-byte limit"):
         read_resource(Refusing([root], too_big(root / "locked.txt", 500, 100)), uri, 100)
 

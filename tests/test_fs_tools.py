@@ -21,7 +21,7 @@ from deskmcp.servers.filesystem import dirops, search, textfiles
 from deskmcp.servers.filesystem.filetypes import mime_type
 from deskmcp.servers.filesystem.globs import Excludes, Glob
 from deskmcp.servers.filesystem.regexguard import compile_guarded
-from deskmcp.servers.filesystem.resources import ResourceNotFound, read_resource
+from deskmcp.servers.filesystem.resources import ResourceUnreadable, read_resource
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.tools import WRITE_TOOLS, Limits, build_registry, build_tools, ticker
 from deskmcp.servers.filesystem.uris import path_to_uri
@@ -221,7 +221,7 @@ def test_an_io_error_on_the_other_read_paths_is_reported(
     tools: Tools, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     FailingDisk(monkeypatch, root / "README.md")
-    with pytest.raises(ResourceNotFound, match=r"cannot be read: .*Input/output error"):
+    with pytest.raises(ResourceUnreadable, match=r"README.md: cannot read '.*README.md': Input/output error$"):
         read_resource(Sandbox([root]), path_to_uri(root / "README.md"), LIMIT)
     assert "1 file(s) could not be read" in tools.text("search_file_contents", path=".", query="hello")
 

@@ -22,6 +22,7 @@ from deskmcp.servers.filesystem.resources import (
     IgnoreRules,
     ResourceNotFound,
     ResourceTooLarge,
+    ResourceUnreadable,
     complete_path,
     decode_cursor,
     encode_cursor,
@@ -112,7 +113,7 @@ def protocol_error(ctx: Context, exc: Exception, uri: str | None = None) -> MCPE
     return MCPError(types.INTERNAL_ERROR, str(exc), data)
 
 
-DOMAIN_ERRORS: Final = (ResourceNotFound, InvalidResource, ResourceTooLarge, SubscriptionRefused)
+DOMAIN_ERRORS: Final = (ResourceNotFound, InvalidResource, ResourceTooLarge, ResourceUnreadable, SubscriptionRefused)
 
 
 class ResourceHandlers:

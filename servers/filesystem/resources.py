@@ -45,6 +45,16 @@ class ResourceTooLarge(ValueError):
     """The file is over the size limit for `resources/read`."""
 
 
+class ResourceUnreadable(RuntimeError):
+    """The file exists under a root but cannot be read now (permission denied, an I/O error)."""
+
+
+def _unreadable(uri: str, exc: Exception) -> ResourceUnreadable:
+    if isinstance(exc, ToolError):  # already says what could not be done: "permission denied: cannot read 'x'"
+        return ResourceUnreadable(f"{uri}: {exc}")
+    return ResourceUnreadable(f"{uri} cannot be read: {getattr(exc, 'strerror', None) or exc}")
+
+
 # --- what counts as a resource --------------------------------------------------------------------------
 
 
@@ -239,8 +249,7 @@ def _stat(sandbox: Sandbox, uri: str, path: str) -> os.stat_result:
         msg = f"{uri} does not exist (it may have been moved or deleted); list resources again"
         raise ResourceNotFound(msg) from None
     except (OSError, ToolError) as exc:
-        msg = f"{uri} cannot be read: {exc}"
-        raise ResourceNotFound(msg) from None
+        raise _unreadable(uri, exc) from None
 
 
 def read_resource(sandbox: Sandbox, uri: str, limit: int) -> ResourceContent:
@@ -263,7 +272,7 @@ def read_resource(sandbox: Sandbox, uri: str, limit: int) -> ResourceContent:
     except TooLarge as exc:  # grown past the limit since the stat
         raise ResourceTooLarge(f"{uri}: {exc}") from None
     except (OSError, ToolError) as exc:  # e.g. permission denied, or swapped for a FIFO since the stat
-        raise ResourceNotFound(f"{uri} cannot be read: {exc}") from None
+        raise _unreadable(uri, exc) from None
     return decode_content(uri, os.path.basename(path), data)
 
 
