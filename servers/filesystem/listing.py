@@ -6,21 +6,14 @@ import os
 import stat
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from pathlib import PurePath
 from typing import Final
 
-from deskmcp.servers.filesystem.filetypes import mime_type
 from deskmcp.servers.filesystem.sandbox import Sandbox, WriteOutcome
 from deskmcp.servers.filesystem.search import Capped, ContentResult
 from deskmcp.servers.filesystem.textfiles import apply_edits, decode, read_within, unified_diff
 from deskmcp.shared.tools import ToolError
 
 SIZE_UNITS: Final = ("B", "KB", "MB", "GB", "TB")
-
-
-def media_type(path: PurePath) -> str:
-    """The MIME type read_media_file gives: the resources' own (`filetypes`), not the host's table."""
-    return mime_type(path.name)
 
 
 def format_size(size: int) -> str:

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Final, Literal
 import anyio.from_thread
 import mcp.types as types
 from deskmcp.servers.filesystem import listing, search, textfiles
+from deskmcp.servers.filesystem.filetypes import mime_type
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.uris import path_to_uri
 from deskmcp.shared.tools import READ_ONLY, ToolContext, ToolError, ToolRegistry, ToolSpec, tool, writes
@@ -61,7 +62,7 @@ class Limits:
 def media_block(path: PurePath, data: str) -> types.ContentBlock:
     """An image or audio block, or for any other type an embedded resource (the spec has no 'blob' block) whose URI
     is the file's resource URI."""
-    mime = listing.media_type(path)
+    mime = mime_type(path.name)  # the resources' own fixed table, the same on every OS
     if mime.startswith("image/"):
         return types.ImageContent(type="image", data=data, mime_type=mime)
     if mime.startswith("audio/"):
@@ -97,7 +98,7 @@ def build_tools(sandbox: Sandbox, limits: Limits) -> list[ToolSpec]:
                 return textfiles.head(handle, head, limit)
             if tail is not None:
                 return textfiles.tail(handle, tail, limit)
-            return textfiles.decode(listing.read_within(handle, path, limit), path)
+            return textfiles.decode(textfiles.read_within(handle, path, limit), path)
 
     @tool(annotations=READ_ONLY)
     def read_text_file(
