@@ -13,6 +13,7 @@ import pytest
 from deskmcp.servers.filesystem import resources as res
 from deskmcp.servers.filesystem.globs import Excludes
 from deskmcp.servers.filesystem.live import parse_size
+from deskmcp.servers.filesystem.paths import AccessDenied, NotFound
 from deskmcp.servers.filesystem.resources import (
     IgnoreRules,
     Position,
@@ -398,6 +399,17 @@ def test_a_read_refused_for_another_reason_is_not_called_too_large_or_missing(tm
         read_resource(Refusing([root], OSError(errno.EIO, os.strerror(errno.EIO))), uri, 100)
     with pytest.raises(ResourceTooLarge, match="over the 100-byte limit"):
         read_resource(Refusing([root], too_big(root / "locked.txt", 500, 100)), uri, 100)
+    # Swapped for a link leading outside, or deleted, between the stat and the read: not found, as before.
+    with pytest.raises(ResourceNotFound, match="not under an allowed directory"):
+        read_resource(Refusing([root], AccessDenied("a link leads outside")), uri, 100)
+    with pytest.raises(ResourceNotFound, match="does not exist"):
+        read_resource(Refusing([root], NotFound("gone")), uri, 100)
+
+
+def test_a_path_through_a_file_is_not_found(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "root", {"a/f.txt": "x"})
+    with pytest.raises(ResourceNotFound, match="does not exist"):
+        read_resource(Sandbox([root]), path_to_uri(root / "a" / "f.txt" / "nope"), 100)
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")

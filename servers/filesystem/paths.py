@@ -41,6 +41,10 @@ class NotFound(ToolError):
     """The path is inside the roots but does not exist."""
 
 
+class ThroughAFile(ToolError):
+    """A component of the path that should be a directory is a file (so the path cannot exist)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Flavour:
     """How one OS spells paths: the rules for splitting them and for their component names."""

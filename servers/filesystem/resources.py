@@ -22,7 +22,7 @@ from typing import Final
 
 from deskmcp.servers.filesystem.filetypes import OCTET_STREAM, is_binary_type, mime_type
 from deskmcp.servers.filesystem.globs import Excludes, split_outside_braces
-from deskmcp.servers.filesystem.paths import AccessDenied, NotFound
+from deskmcp.servers.filesystem.paths import AccessDenied, NotFound, ThroughAFile
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.textfiles import looks_binary
 from deskmcp.servers.filesystem.uris import IS_WINDOWS, InvalidResource, child_uri, path_to_uri, uri_to_path
@@ -47,6 +47,17 @@ class ResourceTooLarge(ValueError):
 
 class ResourceUnreadable(RuntimeError):
     """The file exists under a root but cannot be read now (permission denied, an I/O error)."""
+
+
+# A resource that is outside the roots or no longer exists (a path through a file cannot exist either).
+GONE: Final = (AccessDenied, NotFound, ThroughAFile, FileNotFoundError, NotADirectoryError)
+
+
+def _not_found(uri: str, exc: Exception) -> ResourceNotFound:
+    """Outside the roots counts as not found, as does a path that no longer exists."""
+    if isinstance(exc, AccessDenied):
+        return ResourceNotFound(f"{uri} is not under an allowed directory: {exc}")
+    return ResourceNotFound(f"{uri} does not exist (it may have been moved or deleted); list resources again")
 
 
 def _unreadable(uri: str, exc: Exception) -> ResourceUnreadable:
@@ -242,12 +253,8 @@ class ResourceContent:
 def _stat(sandbox: Sandbox, uri: str, path: str) -> os.stat_result:
     try:
         return sandbox.stat(path)
-    except AccessDenied as exc:
-        msg = f"{uri} is not under an allowed directory: {exc}"
-        raise ResourceNotFound(msg) from None
-    except (NotFound, FileNotFoundError, NotADirectoryError):
-        msg = f"{uri} does not exist (it may have been moved or deleted); list resources again"
-        raise ResourceNotFound(msg) from None
+    except GONE as exc:
+        raise _not_found(uri, exc) from None
     except (OSError, ToolError) as exc:
         raise _unreadable(uri, exc) from None
 
@@ -266,9 +273,8 @@ def read_resource(sandbox: Sandbox, uri: str, limit: int) -> ResourceContent:
         raise ResourceTooLarge(_too_large(uri, info.st_size, limit))
     try:
         data = sandbox.read_bytes(path, limit)
-    except (NotFound, FileNotFoundError):
-        msg = f"{uri} does not exist (it may have been moved or deleted); list resources again"
-        raise ResourceNotFound(msg) from None
+    except GONE as exc:
+        raise _not_found(uri, exc) from None  # moved, deleted or swapped since the stat
     except TooLarge as exc:  # grown past the limit since the stat
         raise ResourceTooLarge(f"{uri}: {exc}") from None
     except (OSError, ToolError) as exc:  # e.g. permission denied, or swapped for a FIFO since the stat

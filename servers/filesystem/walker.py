@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any, Final
 
 from deskmcp.servers.filesystem import dirops
-from deskmcp.servers.filesystem.paths import AccessDenied, Flavour, NotFound, RootSpelling, check_component
+from deskmcp.servers.filesystem.paths import (
+    AccessDenied,
+    Flavour,
+    NotFound,
+    RootSpelling,
+    ThroughAFile,
+    check_component,
+)
 from deskmcp.shared.tools import ToolError
 
 MAX_LINK_HOPS: Final = 40
@@ -159,7 +166,7 @@ class Walk:
             except OSError:
                 raise changed_error(self.shown) from None
             if not dirops.is_link(st):
-                raise ToolError(f"{self.shown!r}: {name!r} is not a directory") from None
+                raise ThroughAFile(f"{self.shown!r}: {name!r} is not a directory") from None
             return self._readlink(name)
         self.handles.append(handle)
         self.names.append(name)
@@ -276,7 +283,7 @@ def os_error(exc: OSError, path: str | Path, action: str) -> ToolError:
     if exc.errno in (errno.EACCES, errno.EPERM):
         return ToolError(f"permission denied: cannot {action} {shown!r}")
     if exc.errno == errno.ENOTDIR:
-        return ToolError(f"{shown!r}: a component of the path is not a directory")
+        return ThroughAFile(f"{shown!r}: a component of the path is not a directory")
     if exc.errno == errno.EISDIR:
         return ToolError(f"{shown!r} is a directory")
     if exc.errno == errno.ENAMETOOLONG:
