@@ -49,11 +49,12 @@ def test_each_server_has_help_and_check_config(server):
     assert checked.returncode == 0, checked.stderr
 
 
-def test_bad_number_and_size_settings_stop_the_server_with_what_was_expected():
+def test_bad_number_size_and_pattern_settings_stop_the_server_with_what_was_expected():
     env = {
         "DESKMCP_FILESYSTEM_RESOURCES_PAGE_SIZE": "\u0663",  # an Arabic-Indic 3: a digit to str.isdigit, not to us
         "DESKMCP_FILESYSTEM_WATCH_LIMIT": "0",
         "DESKMCP_FILESYSTEM_MAX_READ_BYTES": "1.5MiB",
+        "DESKMCP_FILESYSTEM_IGNORE": "node_modules,[z-a]",
     }
     completed = subprocess.run(
         deskmcp_command("filesystem", "--check-config"), capture_output=True, text=True, env=host_env(env), timeout=60
@@ -63,6 +64,7 @@ def test_bad_number_and_size_settings_stop_the_server_with_what_was_expected():
         "DESKMCP_FILESYSTEM_RESOURCES_PAGE_SIZE: expected a whole number of at least 1, got '\u0663'",
         "DESKMCP_FILESYSTEM_WATCH_LIMIT: expected a whole number of at least 1, got '0'",
         "DESKMCP_FILESYSTEM_MAX_READ_BYTES: expected a positive size such as 10485760 or 10MiB, got '1.5MiB'",
+        "DESKMCP_FILESYSTEM_IGNORE: the pattern '[z-a]' is not a valid glob: bad character range z-a",
     ):
         assert line in completed.stderr
 

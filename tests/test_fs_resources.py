@@ -158,6 +158,12 @@ def test_default_rules_skip_version_control_folders() -> None:
     assert not RULES.ignores(".gitignore", ".gitignore")
 
 
+def test_an_unbalanced_brace_in_the_setting_does_not_swallow_the_patterns_after_it() -> None:
+    rules = IgnoreRules.parse("node_modules,foo{bar,*.pyc")
+    assert rules.ignores("q.pyc", "q.pyc") and rules.ignores("node_modules", "node_modules")
+    assert IgnoreRules.parse("a}b,*.log").ignores("x.log", "x.log")
+
+
 def test_configured_patterns_add_names_paths_and_remove_defaults() -> None:
     rules = IgnoreRules.parse(" node_modules, *.pyc ,build/out,!.git, ")
     assert rules.ignores("node_modules", "web/node_modules")

@@ -393,6 +393,13 @@ def test_get_file_info_and_allowed_directories(tools: Tools, root: Path) -> None
 # --- search ------------------------------------------------------------------------------------------
 
 
+def test_a_pattern_that_cannot_compile_is_a_clear_refusal(tools: Tools) -> None:
+    message = "the pattern '[z-a]' is not a valid glob: bad character range z-a"
+    assert tools.error("search_files", path=".", pattern="[z-a]") == message
+    assert tools.error("search_files", path=".", pattern="*", excludePatterns=["[z-a]"]) == message
+    assert message in tools.error("search_file_contents", path=".", query="x", filePattern="[z-a]")
+
+
 def test_search_files_glob_semantics(tools: Tools, root: Path) -> None:
     assert tools.text("search_files", path=".", pattern="*.md") == str(root / "README.md")
     found = tools.text("search_files", path=str(root), pattern="**/*.py").splitlines()

@@ -18,7 +18,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from deskmcp.shared.tools import ToolError
+
 MAX_EXPANSIONS: Final = 256
+
+
+class BadPattern(ToolError, ValueError):
+    """A pattern that cannot be compiled (a tool's isError; a setting's parse error)."""
 
 
 def expand_braces(pattern: str) -> list[str]:
@@ -43,13 +49,13 @@ def expand_braces(pattern: str) -> list[str]:
                     expanded.extend(expand_braces(head + option + tail))
                     if len(expanded) > MAX_EXPANSIONS:
                         msg = f"the pattern {pattern!r} expands to more than {MAX_EXPANSIONS} alternatives"
-                        raise ValueError(msg)
+                        raise BadPattern(msg)
                 return expanded
     return [pattern]
 
 
 def split_outside_braces(body: str) -> list[str]:
-    """`a,{b,c},d` -> [`a`, `{b,c}`, `d`]."""
+    """`a,{b,c},d` -> [`a`, `{b,c}`, `d`]; with unbalanced braces every comma splits (`a{b,c` -> [`a{b`, `c`])."""
     parts, depth, current = [], 0, []
     for char in body:
         if char == "," and depth == 0:
@@ -58,7 +64,11 @@ def split_outside_braces(body: str) -> list[str]:
             continue
         depth += char == "{"
         depth -= char == "}"
+        if depth < 0:
+            break
         current.append(char)
+    if depth != 0:
+        return body.split(",")
     parts.append("".join(current))
     return parts
 
@@ -116,7 +126,11 @@ class Glob:
         body = pattern[1:] if self.negated else pattern
         while body.startswith("./"):
             body = body[2:]
-        self.alternatives = tuple(self._compile(p) for p in expand_braces(body))
+        try:
+            self.alternatives = tuple(self._compile(p) for p in expand_braces(body))
+        except re.error as exc:  # e.g. a reversed range in a character class: [z-a]
+            msg = f"the pattern {pattern!r} is not a valid glob: {exc.msg}"
+            raise BadPattern(msg) from None
 
     @staticmethod
     def _compile(pattern: str) -> _Alternative:

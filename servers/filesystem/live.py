@@ -63,12 +63,19 @@ def parse_size(text: str) -> int:
         raise ValueError(msg) from None
 
 
+def check_ignore_patterns(text: str) -> str:
+    """The IGNORE setting as given, once every pattern in it compiles (a `ValueError` names the bad one)."""
+    IgnoreRules.parse(text)
+    return text
+
+
 LIVE_SETTINGS: Final = (
     Setting(
         "IGNORE",
         "comma-separated names (node_modules, *.pyc) or paths below a root (build/out, /build) left out of "
         "resources/list, completion and list-change watching, globs as in search_files' excludePatterns, "
         "besides the VCS folders (.git, .hg, .svn, ...) skipped by default; !.git lists .git again",
+        parser=check_ignore_patterns,
         example="node_modules,*.pyc",
     ),
     Setting(
