@@ -134,6 +134,7 @@ def test_bad_uris_are_refused_with_a_reason(uri: str, says: str) -> None:
         ("file://user@server/share/x", "not a server name"),
         ("file://[::1]/share/x", "not a server name"),
         ("file://server:445/share/x", "not a server name"),
+        ("file://./C:/Windows/x", "not a server name"),
     ],
 )
 def test_bad_windows_uris_are_refused_with_a_reason(uri: str, says: str) -> None:
@@ -209,6 +210,11 @@ def test_mime_types_are_the_same_on_every_os() -> None:
     assert res.mime_type("logo.png") == "image/png"
     assert res.mime_type("Makefile") == "text/plain"
     assert res.mime_type("data.weird") == "application/octet-stream"
+    assert [res.mime_type(f"memo{suffix}") for suffix in (".m4a", ".avif", ".HEIC")] == [
+        "audio/mp4",
+        "image/avif",
+        "image/heic",
+    ]
 
 
 def test_content_is_text_only_when_it_is_utf8_without_nuls() -> None:

@@ -609,6 +609,8 @@ def test_client_roots_are_the_allow_list_when_none_are_configured(tree: Path) ->
         ("C:\\Users\\me", True, "C:\\Users\\me"),  # a plain path: its drive letter is not a URI scheme
         ("d:/work", True, "d:/work"),
         ("\\\\server\\share", True, "\\\\server\\share"),
+        ("file:///home/50%", False, "/home/50%"),  # a hand-built root's stray '%' can only be literal
+        ("file:///home/100%25", False, "/home/100%"),
     ],
 )
 def test_client_root_uris_and_paths(given: str, windows: bool, path: str) -> None:
@@ -620,7 +622,6 @@ def test_client_root_uris_and_paths(given: str, windows: bool, path: str) -> Non
     [
         ("file:///home/me?x=1", False, "query or fragment"),
         ("file:///home/me#top", False, "query or fragment"),
-        ("file:///home/50%", False, "two hex digits"),
         ("file://otherhost/share", False, "host"),
         ("https://example.com/x", False, "not a file:// URI"),
         ("vscode-remote://wsl/home", False, "not a file:// URI"),
@@ -630,6 +631,8 @@ def test_client_root_uris_and_paths(given: str, windows: bool, path: str) -> Non
         ("file:///home/me", True, "drive letter"),
         ("C:relative", True, "neither a file:// URI nor an absolute path"),
         ("/no/drive", True, "neither a file:// URI nor an absolute path"),
+        ("file://./C:/Windows", True, "not a server name"),  # \\.\C: is the device namespace
+        ("file://../share", True, "not a server name"),
     ],
 )
 def test_client_roots_that_name_no_local_directory_are_refused(given: str, windows: bool, says: str) -> None:

@@ -37,6 +37,12 @@ MIME_OVERRIDES: Final = {
     ".wav": "audio/wav",
     ".ogg": "audio/ogg",
     ".flac": "audio/flac",
+    # Phone and camera formats, pinned because Python's own table lacks some or gained them late (avif: 3.11).
+    ".m4a": "audio/mp4",
+    ".aac": "audio/aac",
+    ".opus": "audio/opus",
+    ".heic": "image/heic",
+    ".avif": "image/avif",
     ".gz": "application/gzip",
     ".bz2": "application/x-bzip2",
     ".xz": "application/x-xz",

@@ -79,7 +79,8 @@ def client_root_path(uri_or_path: str, *, windows: bool = IS_WINDOWS) -> str:
     """
     scheme = SCHEME.match(uri_or_path)
     if scheme is not None and scheme.end() > 2:  # a one-letter "scheme" is a Windows drive (C:\Users)
-        return uri_to_path(uri_or_path, windows=windows)
+        # Clients that build root URIs by hand leave a '%' in a folder name unencoded; it can only be literal.
+        return uri_to_path(BAD_ESCAPE.sub("%25", uri_or_path), windows=windows)
     absolute = PureWindowsPath(uri_or_path).is_absolute() if windows else uri_or_path.startswith("/")
     if not absolute:
         msg = f"{uri_or_path!r} is neither a file:// URI nor an absolute path"
@@ -104,7 +105,7 @@ def _windows_path(uri: str, host: str, raw: bytes) -> str:
         msg = f"{uri!r} is not UTF-8 once percent-decoded"
         raise InvalidResource(msg) from None
     if host:
-        if not re.fullmatch(r"[\w.-]+", host):
+        if not re.fullmatch(r"[\w.-]+", host) or not host.strip("."):  # '.' and '..' are device namespaces
             msg = f"{uri!r} names the host {host!r}, which is not a server name (no port, user or address brackets)"
             raise InvalidResource(msg)
         return "\\\\" + host + text.replace("/", "\\")  # UNC: file://server/share/x
