@@ -175,41 +175,21 @@ def _cosh_of_magnitude(ctx: Any, x: Interval) -> Interval:
     return (ctx.exp(x) + ctx.exp(-x)) / 2
 
 
-def sinh(ctx: Any, x: Interval) -> Interval:
-    return monotone(ctx, x, _sinh)
+def _monotone_function(point: Callable[[Any, Interval], Interval]) -> Callable[[Any, Interval], Interval]:
+    """The interval function of a monotone point formula: the hull of its values at the two ends."""
+    return lambda ctx, x: monotone(ctx, x, point)
 
 
 def cosh(ctx: Any, x: Interval) -> Interval:
-    return monotone(ctx, abs(x), _cosh_of_magnitude)
+    return monotone(ctx, abs(x), _cosh_of_magnitude)  # even: monotone in |x|
 
 
-def tanh(ctx: Any, x: Interval) -> Interval:
-    return monotone(ctx, x, _tanh)
-
-
-def asinh(ctx: Any, x: Interval) -> Interval:
-    return monotone(ctx, x, _asinh)
-
-
-def acosh(ctx: Any, x: Interval) -> Interval:
-    return monotone(ctx, x, _acosh)
-
-
-def atanh(ctx: Any, x: Interval) -> Interval:
-    return monotone(ctx, x, _atanh)
-
-
-def asin(ctx: Any, x: Interval) -> Interval:
-    return monotone(ctx, x, _asin)
-
-
-def acos(ctx: Any, x: Interval) -> Interval:
-    return monotone(ctx, x, _acos)
-
-
-def atan(ctx: Any, x: Interval) -> Interval:
-    return monotone(ctx, x, _atan)
-
-
-def cbrt(ctx: Any, x: Interval) -> Interval:
-    return monotone(ctx, x, _cbrt)
+sinh = _monotone_function(_sinh)
+tanh = _monotone_function(_tanh)
+asinh = _monotone_function(_asinh)
+acosh = _monotone_function(_acosh)
+atanh = _monotone_function(_atanh)
+asin = _monotone_function(_asin)
+acos = _monotone_function(_acos)
+atan = _monotone_function(_atan)
+cbrt = _monotone_function(_cbrt)
