@@ -8,11 +8,13 @@ import json
 import os
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from deskmcp.servers.filesystem import resources as res
 from deskmcp.servers.filesystem.globs import Excludes
-from deskmcp.servers.filesystem.live import parse_size
+from deskmcp.servers.filesystem.live import parse_size, protocol_error
 from deskmcp.servers.filesystem.paths import AccessDenied, NotFound
 from deskmcp.servers.filesystem.resources import (
     IgnoreRules,
@@ -30,7 +32,7 @@ from deskmcp.servers.filesystem.resources import (
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.uris import InvalidResource, path_to_uri, uri_to_path
 from deskmcp.shared.tools import ToolError
-from hostpipes import MODERN, deskmcp_command, inspector_json, pipe_server, sdk_client, sdk_session
+from hostpipes import HANDSHAKE, MODERN, deskmcp_command, inspector_json, pipe_server, sdk_client, sdk_session
 
 RULES = IgnoreRules()
 
@@ -416,6 +418,18 @@ def test_a_read_refused_for_another_reason_is_not_called_too_large_or_missing(tm
         read_resource(Refusing([root], AccessDenied("a link leads outside")), uri, 100)
     with pytest.raises(ResourceNotFound, match="does not exist"):
         read_resource(Refusing([root], NotFound("gone")), uri, 100)
+
+
+@pytest.mark.parametrize(("protocol", "not_found_code"), [(HANDSHAKE, -32002), (MODERN, -32602)])
+def test_each_era_gets_its_code_for_a_missing_and_an_unreadable_resource(protocol: str, not_found_code: int) -> None:
+    """Missing is -32002 in the handshake era and -32602 in 2026-07-28 (SEP-2164); a file that exists but cannot
+    be read is a server-side failure, -32603 in both, with the reason in the message."""
+    ctx: Any = SimpleNamespace(protocol_version=protocol)
+    uri, reason = "file:///r/x", "file:///r/x cannot be read: Input/output error"
+    missing = protocol_error(ctx, ResourceNotFound("file:///r/x does not exist"), uri)
+    unreadable = protocol_error(ctx, ResourceUnreadable(reason), uri)
+    assert (missing.error.code, missing.error.data) == (not_found_code, {"uri": uri})
+    assert (unreadable.error.code, unreadable.error.message, unreadable.error.data) == (-32603, reason, {"uri": uri})
 
 
 def test_a_path_through_a_file_is_not_found(tmp_path: Path) -> None:
