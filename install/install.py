@@ -171,6 +171,16 @@ def _env_values(server: str, pairs: list[tuple[str, str | None]], used: set[str]
     return values
 
 
+def _close_setting(key: str) -> str | None:
+    """A setting name `key` looks like a typo of (PRECISON for PRECISION), for keys that would pass through."""
+    names = servers.setting_names()
+    upper = key.upper().removesuffix("_FILE")
+    if upper in names or upper.startswith("DESKMCP_"):
+        return None
+    close = difflib.get_close_matches(upper, names, n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
 def build_plan(host: Host, groups: list[tuple[str, list[str]]], args: argparse.Namespace) -> Plan:
     pairs = entries.parse_env_options(args.env)
     start = entries.launcher(host.platform, args.launcher, args.source)
@@ -183,6 +193,10 @@ def build_plan(host: Host, groups: list[tuple[str, list[str]]], args: argparse.N
         if not host.valid_name(name):
             raise entries.EntryError(f"{host.title} does not accept the entry name {name!r}; choose another --name")
         plan.add(name, server, server_args, _env_values(server, pairs, used), start)
+    for key, _ in pairs:
+        if key in used and (close := _close_setting(key)):
+            msg = f"--env {key}: not a deskmcp setting; did you mean {close}? (other variables pass through as given)"
+            raise entries.EntryError(msg)
     if unknown := [key for key, _ in pairs if key not in used]:
         names = ", ".join(s.name for server, _ in groups for s in servers.settings_of(server)) or "none"
         msg = f"--env {', '.join(unknown)}: not a setting of {', '.join(s for s, _ in groups)} (settings: {names})"

@@ -97,7 +97,8 @@ class _Parser:
             return self.container(depth, "array", "]")
         start = self.pos
         if char == '"':
-            return Node("scalar", start, self.pos, self.string())
+            text = self.string()
+            return Node("scalar", start, self.pos, text)
         if match := _NUMBER.match(self.text, self.pos):
             self.pos = match.end()
             number = match.group()
