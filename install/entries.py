@@ -56,8 +56,7 @@ def uvx_candidates(platform: Platform) -> list[PurePath]:
 
 def find_uvx(platform: Platform) -> str | None:
     """The absolute path of `uvx`: on PATH, beside this interpreter (uv from pip), or in an install location."""
-    native = platform.os == ("win32" if sys.platform == "win32" else "darwin" if sys.platform == "darwin" else "linux")
-    if native:
+    if platform.native:
         found = shutil.which("uvx", path=platform.environ.get("PATH", ""))
         found = found or shutil.which("uvx", path=str(Path(sys.executable).parent))
         if found:

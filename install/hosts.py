@@ -38,11 +38,12 @@ class Platform:
     environ: Mapping[str, str]
     cwd: PurePath
     exists: Callable[[PurePath], bool] = field(default=lambda path: Path(path).exists())
+    native: bool = False  # this machine: PATH lookups and this interpreter's folder apply
 
     @classmethod
     def current(cls) -> Platform:
         name = sys.platform if sys.platform in ("darwin", "win32") else "linux"
-        return cls(name, Path.home(), dict(os.environ), Path.cwd())
+        return cls(name, Path.home(), dict(os.environ), Path.cwd(), native=True)
 
     def path(self, text: str) -> PurePath:
         return type(self.home)(text)
