@@ -245,7 +245,9 @@ def test_a_secret_value_is_masked_everywhere_and_the_safer_forms_are_offered(ech
     assert "plain text" in out.err and "DESKMCP_ECHO_TOKEN_FILE=" in out.err
     written = json.loads(claude_file(home).read_text(encoding="utf-8"))["mcpServers"]["echo"]["env"]
     assert written == {"DESKMCP_ECHO_TOKEN": "s3cr3t-value"}
-    refused = install_command.main(["claude-desktop", "echo", "--env", "TOKEN"], fake_platform(home))
+    refused = install_command.main(
+        ["claude-desktop", "echo", "--env", "TOKEN", "--launcher", "python"], fake_platform(home)
+    )
     assert refused == 1 and "cannot fill DESKMCP_ECHO_TOKEN" in capsys.readouterr().err
 
 
@@ -287,9 +289,19 @@ def test_a_bare_env_key_uses_the_hosts_own_reference_so_the_secret_never_lands_i
 
 def test_an_unknown_or_invalid_setting_is_refused_before_anything_is_written(home, capsys):
     before = claude_file(home).read_bytes()
-    assert install_command.main(["claude-desktop", "calculator", "--env", "PRECISON=3"], fake_platform(home)) == 1
+    assert (
+        install_command.main(
+            ["claude-desktop", "calculator", "--env", "PRECISON=3", "--launcher", "python"], fake_platform(home)
+        )
+        == 1
+    )
     assert "PRECISON: not a deskmcp setting; did you mean PRECISION?" in capsys.readouterr().err
-    assert install_command.main(["claude-desktop", "calculator", "--env", "PRECISION=lots"], fake_platform(home)) == 1
+    assert (
+        install_command.main(
+            ["claude-desktop", "calculator", "--env", "PRECISION=lots", "--launcher", "python"], fake_platform(home)
+        )
+        == 1
+    )
     assert "DESKMCP_CALCULATOR_PRECISION: expected a whole number" in capsys.readouterr().err
     assert claude_file(home).read_bytes() == before
 
