@@ -22,7 +22,14 @@ SERVERS: Final[dict[str, tuple[str, str]]] = {
     "calculator": ("deskmcp.servers.calculator", "exact arithmetic and statistics; never eval, never hangs"),
     "filesystem": ("deskmcp.servers.filesystem", "files under allowed roots as live resources, plus file tools"),
 }
-COMMANDS: Final[dict[str, tuple[str, str]]] = {}
+COMMANDS: Final[dict[str, tuple[str, str]]] = {
+    "install": ("deskmcp.install.install", "add servers to a host's config: deskmcp install claude-desktop calculator"),
+    "uninstall": ("deskmcp.install.uninstall", "remove deskmcp's entries from a host's config"),
+    "list": ("deskmcp.install.listing", "the hosts found here, their config files and deskmcp entries"),
+    "doctor": ("deskmcp.install.doctor", "start every installed entry as its host would and report"),
+    "call": ("deskmcp.install.call", "call one tool from the terminal: deskmcp call calculator calculate ..."),
+    "bundle": ("deskmcp.install.bundle", "write a one-click Claude Desktop bundle (.mcpb) for a server"),
+}
 
 MAX_LINE_VARIABLE: Final = "DESKMCP_MAX_LINE_BYTES"
 GRACE_VARIABLE: Final = "DESKMCP_SHUTDOWN_GRACE"
