@@ -140,7 +140,10 @@ def resource(
     mime_type: str | None = None,
     in_thread: bool = True,
 ) -> Callable[[Callable[[], Any]], ResourceSpec]:
-    """Make a function of no arguments the resource at `uri`; its docstring is the description."""
+    """Make a function of no arguments the resource at `uri`; its docstring is the description.
+
+    A sync function runs in a worker thread unless `in_thread=False` (for one that never blocks).
+    """
 
     def build(function: Callable[[], Any]) -> ResourceSpec:
         listed = Listed(uri, name or function.__name__, mime_type, None, title, inspect.getdoc(function))
@@ -163,7 +166,8 @@ def template(
 
     `complete` maps a variable to its completer. `match` replaces the template's own matching, for a
     family whose URIs the template cannot describe exactly (it returns the function's keyword arguments,
-    or None when the URI is not one of the family).
+    or None when the URI is not one of the family). A sync function runs in a worker thread unless
+    `in_thread=False`.
     """
 
     def build(function: Callable[..., Any]) -> TemplateSpec:
