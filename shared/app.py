@@ -1,9 +1,11 @@
-"""The one entry point every server runs through: declarations in, a served stdio connection out.
+"""The one entry point every server runs through: declarations in, a served connection out.
 
 A server module declares a `ServerSpec` (name, settings, command-line options, and a `create` function
-that returns a `Service`: its tools, extra protocol handlers and background work). This module builds the
-SDK's low-level `Server` from it, serves both protocol eras over deskmcp's own stdio framing
-(`deskmcp.shared.stdio`), and turns unexpected handler failures into -32603 instead of the SDK's code 0.
+that returns a `Service`: its tools, resources and prompts, and background work). `build_server` makes the
+SDK's low-level `Server` from it, transport-free: handlers and capabilities follow from what is registered,
+and `protocol.errors_at_the_boundary` turns domain errors into the era's JSON-RPC errors and unexpected
+failures into -32603 instead of the SDK's code 0. `serve_stdio` runs it over deskmcp's own stdio framing
+(`deskmcp.shared.stdio`) in both protocol eras; another transport adds its own `serve_*` beside it.
 """
 
 from __future__ import annotations
@@ -14,21 +16,24 @@ import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Any, Final
 
 import anyio
-import mcp.types as types
+from deskmcp.shared.completion import completion_handler
+from deskmcp.shared.prompts import PromptTable
+from deskmcp.shared.protocol import errors_at_the_boundary
+from deskmcp.shared.resources import ResourceTable
 from deskmcp.shared.settings import Setting
 from deskmcp.shared.stdio import Wire, claim_stdio
 from deskmcp.shared.tools import ToolRegistry
 from mcp.server import Server, ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions
-from mcp.shared.exceptions import MCPError
+from mcp.server.models import InitializationOptions
 from mcp.shared.message import SessionMessage
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 logger = logging.getLogger(__name__)
 
@@ -45,21 +50,47 @@ class Config:
 
 @dataclass(slots=True)
 class Service:
-    """What a running server offers: its tools, any other protocol handlers, and background work.
+    """What a running server offers: its tools, resources and prompts, and background work.
 
-    `handlers` are extra keyword arguments of the SDK `Server` (`on_list_resources=...`); capabilities
-    follow from which are given. `lifespan` is entered once around the connection (watchers, stores).
+    Capabilities follow from what is given (resource subscriptions and list changes from the resource
+    table's hub). `lifespan` is entered once around serving (watchers, stores), inside the hub's.
+    `notification_handlers` maps a client notification to `(params model, handler)`.
     `before_request(ctx)` is awaited before each request but `initialize` (which stalls the read loop) reaches
     its handler; `ctx.method` says which. The filesystem server waits there for the client's roots.
     """
 
     tools: ToolRegistry | None = None
+    resources: ResourceTable | None = None
+    prompts: PromptTable | None = None
     instructions: str | None = None
-    handlers: dict[str, Any] = field(default_factory=dict)
     notification_handlers: dict[str, tuple[type[BaseModel], Callable[..., Any]]] = field(default_factory=dict)
-    notification_options: NotificationOptions = field(default_factory=NotificationOptions)
     lifespan: Callable[[], AbstractAsyncContextManager[Any]] | None = None
     before_request: Callable[[ServerRequestContext[Any, Any]], Awaitable[None]] | None = None
+
+    def handlers(self) -> dict[str, Any]:
+        """The SDK `Server` keyword arguments for everything registered."""
+        handlers: dict[str, Any] = {}
+        if self.tools is not None:
+            handlers |= {"on_list_tools": self.tools.on_list_tools, "on_call_tool": self.tools.on_call_tool}
+        for table in (self.resources, self.prompts):
+            if table is not None:
+                handlers |= table.handlers()
+        if (on_completion := completion_handler(self.resources, self.prompts)) is not None:
+            handlers["on_completion"] = on_completion
+        return handlers
+
+    def notification_options(self) -> NotificationOptions:
+        """Which list changes the server may announce: resources', when there is a hub to announce them."""
+        hub = self.resources.hub if self.resources is not None else None
+        return NotificationOptions(resources_changed=hub is not None)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Any]:
+        """The hub (if any) and then the server's own lifespan, entered once for all connections."""
+        async with AsyncExitStack() as stack:
+            if self.resources is not None and self.resources.hub is not None:
+                await stack.enter_async_context(self.resources.hub.running())
+            yield {} if self.lifespan is None else await stack.enter_async_context(self.lifespan())
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,36 +109,45 @@ class StartupError(Exception):
     """The server cannot start with this configuration; the message says what to change."""
 
 
-async def internal_errors(ctx: ServerRequestContext[Any, Any], call_next: Any) -> Any:
-    """Middleware: an unexpected handler exception becomes -32603 with a short message; traceback to stderr."""
-    try:
-        return await call_next(ctx)
-    except (MCPError, ValidationError):
-        raise
-    except Exception as exc:
-        logger.exception("handler for %s failed", ctx.method)
-        raise MCPError(code=types.INTERNAL_ERROR, message=f"Internal error while handling {ctx.method}") from exc
+class DeskServer(Server[Any]):
+    """The SDK server, announcing the list changes its `Service` can send on every transport.
+
+    A transport that builds its initialization options itself (the SDK's HTTP session manager) calls
+    `create_initialization_options()` without arguments; here that still carries the derived options.
+    """
+
+    def __init__(self, name: str, *, notification_options: NotificationOptions, **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self.notification_options = notification_options
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        return super().create_initialization_options(
+            notification_options or self.notification_options, experimental_capabilities, extensions
+        )
 
 
-def build_server(name: str, service: Service) -> Server[Any]:
+def build_server(name: str, service: Service) -> DeskServer:
     """The SDK `Server` for `service`, with deskmcp's middleware in place of the default tracing."""
-    handlers = dict(service.handlers)
-    if service.tools is not None:
-        handlers.setdefault("on_list_tools", service.tools.on_list_tools)
-        handlers.setdefault("on_call_tool", service.tools.on_call_tool)
 
     @asynccontextmanager
     async def lifespan(_server: Server[Any]) -> AsyncIterator[Any]:
-        if service.lifespan is None:
-            yield {}
-            return
-        async with service.lifespan() as state:
+        async with service.running() as state:
             yield state
 
-    server: Server[Any] = Server(
-        f"deskmcp-{name}", version=VERSION, instructions=service.instructions, lifespan=lifespan, **handlers
+    server = DeskServer(
+        f"deskmcp-{name}",
+        version=VERSION,
+        instructions=service.instructions,
+        lifespan=lifespan,
+        notification_options=service.notification_options(),
+        **service.handlers(),
     )
-    server.middleware = [internal_errors]
+    server.middleware = [errors_at_the_boundary]
     if (before_request := service.before_request) is not None:
 
         async def before(ctx: ServerRequestContext[Any, Any], call_next: Any) -> Any:
@@ -119,6 +159,9 @@ def build_server(name: str, service: Service) -> Server[Any]:
     for method, (params_type, handler) in service.notification_handlers.items():
         server.add_notification_handler(method, params_type, handler)
     return server
+
+
+# --- stdio ----------------------------------------------------------------------------------------------
 
 
 def _install_signal_handlers(wire: Wire, cancel: Callable[[], None]) -> None:
@@ -149,10 +192,10 @@ def _install_signal_handlers(wire: Wire, cancel: Callable[[], None]) -> None:
             signal.signal(signum, lambda *_: loop.call_soon_threadsafe(on_signal))
 
 
-async def serve(name: str, service: Service, *, max_line_bytes: int, grace_seconds: float) -> None:
+async def serve_stdio(name: str, service: Service, *, max_line_bytes: int, grace_seconds: float) -> None:
     """Serve `service` on stdin/stdout until end of input or a signal."""
     server = build_server(name, service)
-    options = server.create_initialization_options(service.notification_options)
+    options = server.create_initialization_options()
     # Start-up made ~100,000 long-lived objects (modules, schemas); frozen, the first full collection a large
     # request triggers scans only what requests allocated (measured: a ~40 ms pause otherwise).
     gc.freeze()

@@ -139,14 +139,14 @@ def run_server(spec: ServerSpec, argv: Sequence[str]) -> int:
 
 def _serve(spec: ServerSpec, args: argparse.Namespace, settings: dict, max_line: int, grace: float) -> int:
     import anyio
-    from deskmcp.shared.app import Config, StartupError, serve
+    from deskmcp.shared.app import Config, StartupError, serve_stdio
 
     try:
         service = spec.create(Config(args, settings))
     except StartupError as exc:
         print(f"deskmcp {spec.name}: {exc}", file=sys.stderr)
         return 1
-    anyio.run(lambda: serve(spec.name, service, max_line_bytes=max_line, grace_seconds=grace))
+    anyio.run(lambda: serve_stdio(spec.name, service, max_line_bytes=max_line, grace_seconds=grace))
     return 0
 
 

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -85,6 +86,25 @@ def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
         raise ValueError(msg)
 
     return parse
+
+
+MIB: Final = 1024 * 1024
+SIZE_UNITS: Final = {
+    **{"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": MIB, "mb": MIB, "mib": MIB},
+    **{"g": 1024 * MIB, "gb": 1024 * MIB, "gib": 1024 * MIB},
+}
+_count = whole_number(1)
+
+
+def parse_size(text: str) -> int:
+    """A `Setting` parser for bytes: `10485760`, `10MiB`, `512 KiB`, `1g` (binary units, a whole number)."""
+    stripped = text.strip()
+    number = stripped.rstrip(string.ascii_letters)
+    try:
+        return _count(number) * SIZE_UNITS[stripped[len(number) :].lower()]
+    except (ValueError, KeyError):
+        msg = f"expected a positive size such as 10485760 or 10MiB, got {text!r}"
+        raise ValueError(msg) from None
 
 
 class SettingsError(Exception):

@@ -7,9 +7,9 @@ misspelt `dryRun` cannot turn into a real write) and a failure is an `isError` r
 Use `Literal[...]` rather than `Enum` for choices: strict validation of already-parsed JSON only accepts
 enum members, not their values.
 
-Errors are translated in one place, `ToolRegistry.call`: `ToolError` (and whatever a registry lists as
-anticipated) becomes an `isError` result with its message; anything else is a bug, logged with its
-traceback on stderr and reported to the model as a short internal error.
+Errors are translated in one place, `ToolRegistry.call`: an `errors.DomainError` (`ToolError` is the same
+class) and whatever a registry lists as anticipated become an `isError` result with its message; anything
+else is a bug, logged with its traceback on stderr and reported to the model as a short internal error.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any, Final
 import anyio
 import anyio.to_thread
 import mcp.types as types
+from deskmcp.shared.errors import DomainError
 from deskmcp.shared.schema import portable
 from mcp.server import ServerRequestContext
 from mcp.shared.exceptions import MCPError
@@ -47,8 +48,7 @@ def writes(*, destructive: bool, idempotent: bool) -> types.ToolAnnotations:
     )
 
 
-class ToolError(Exception):
-    """An expected failure the model can act on; its message becomes the `isError` result's text."""
+ToolError = DomainError  # what tools raise is any domain error; its message becomes the `isError` text
 
 
 class ToolCancelled(Exception):

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 import anyio
 from deskmcp.shared.app import Config, ServerSpec, Service
 from deskmcp.shared.cli import run_server
+from deskmcp.shared.prompts import PromptTable
 from deskmcp.shared.settings import Secret, Setting
 from deskmcp.shared.tools import READ_ONLY, StructuredResult, ToolContext, ToolError, ToolRegistry, tool
 from pydantic import Field
@@ -76,13 +77,16 @@ def create(config: Config) -> Service:
         """Say whether a token is configured (never its value)."""
         return f"token configured: {token is not None}; repr: {token!r}"
 
-    async def broken_prompts(ctx: object, params: object) -> None:
-        raise ValueError(f"prompt store unavailable ({token.reveal() if token else '-'})")
+    class BrokenPrompts(PromptTable):
+        """A prompt store that fails unexpectedly: prompts/list crashes."""
+
+        async def on_list_prompts(self, ctx: object, params: object) -> None:  # type: ignore[override]
+            raise ValueError(f"prompt store unavailable ({token.reveal() if token else '-'})")
 
     return Service(
         tools=ToolRegistry([add, echo, fail, crash, chatter, slow, spin, whoami]),
+        prompts=BrokenPrompts([]),
         instructions="test server",
-        handlers={"on_list_prompts": broken_prompts},
     )
 
 

@@ -2,7 +2,7 @@
 
 `deskmcp filesystem DIR [DIR ...]` and/or DESKMCP_FILESYSTEM_ROOTS. All file access goes through
 `sandbox.Sandbox`; the tools are in `tools`, the roots protocol in `roots`, resources and subscriptions in
-`live` (FS-live), merged here into one `Service`.
+`live` (registered in the shared resource table), merged here into one `Service`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from deskmcp.servers.filesystem.roots import ClientRoots, configured_roots
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.tools import Limits, build_registry
 from deskmcp.shared.app import Config, ServerSpec, Service
-from deskmcp.shared.settings import Setting
+from deskmcp.shared.settings import Setting, parse_size
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ CORE_SETTINGS = (
     Setting(
         "MAX_READ_BYTES",
         "largest file content a tool returns in one call (whole-file reads, media, edits; bytes, or with KiB/MiB/GiB)",
-        parser=live.parse_size,
+        parser=parse_size,
         default=10 * 1024 * 1024,
         example="10485760",
     ),
@@ -58,14 +58,13 @@ def create(config: Config) -> Service:
     for reason in sandbox.unusable_roots:
         logger.warning("%s; serving without it", reason)
     client_roots = ClientRoots(sandbox)
-    parts = live.live_parts(sandbox, settings)
+    resources, watcher = live.live_resources(sandbox, settings)
     return Service(
         tools=build_registry(sandbox, Limits(max_read_bytes=settings["MAX_READ_BYTES"])),
+        resources=resources,
         instructions=INSTRUCTIONS,
-        handlers=parts.handlers,
         notification_handlers=client_roots.notification_handlers(),
-        notification_options=parts.notification_options,
-        lifespan=parts.lifespan,
+        lifespan=watcher.running,
         before_request=client_roots.wait_first,
     )
 

@@ -18,12 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from deskmcp.shared.tools import ToolError
+from deskmcp.shared.errors import DomainError
 
 MAX_EXPANSIONS: Final = 256
 
 
-class BadPattern(ToolError, ValueError):
+class BadPattern(DomainError, ValueError):
     """A pattern that cannot be compiled (a tool's isError; a setting's parse error)."""
 
 

@@ -11,7 +11,7 @@ from typing import Final
 from deskmcp.servers.filesystem.sandbox import Sandbox, WriteOutcome
 from deskmcp.servers.filesystem.search import Capped, ContentResult
 from deskmcp.servers.filesystem.textfiles import apply_edits, decode, read_within, unified_diff
-from deskmcp.shared.tools import ToolError
+from deskmcp.shared.errors import DomainError as ToolError
 
 SIZE_UNITS: Final = ("B", "KB", "MB", "GB", "TB")
 

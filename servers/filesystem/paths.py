@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from deskmcp.shared.tools import ToolError
+from deskmcp.shared.errors import DomainError
 
 MAX_PATH_CHARS: Final = 4096
 MAX_COMPONENT_BYTES: Final = 255
@@ -33,15 +33,15 @@ HOW_TO_CONFIGURE: Final = (
 )
 
 
-class AccessDenied(ToolError):
+class AccessDenied(DomainError):
     """The path is outside the allowed directories, or is a kind of path that is never accepted."""
 
 
-class NotFound(ToolError):
+class NotFound(DomainError):
     """The path is inside the roots but does not exist."""
 
 
-class ThroughAFile(ToolError):
+class ThroughAFile(DomainError):
     """A component of the path that should be a directory is a file (so the path cannot exist)."""
 
 

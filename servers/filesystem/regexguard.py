@@ -16,7 +16,7 @@ import re
 import string
 from typing import Any, Final
 
-from deskmcp.shared.tools import ToolError
+from deskmcp.shared.errors import DomainError
 
 try:  # Python >= 3.11
     from re import _constants as sre_constants  # type: ignore[attr-defined]
@@ -41,7 +41,7 @@ _CATEGORIES: Final = {
 }
 
 
-class UnsafePattern(ToolError):
+class UnsafePattern(DomainError):
     """A regex the server will not run."""
 
 
@@ -156,7 +156,7 @@ def _check_adjacent(pattern: str, node: Any) -> None:
 
 
 def compile_guarded(pattern: str, *, ignore_case: bool) -> re.Pattern[str]:
-    """`pattern` compiled (MULTILINE), or `ToolError` naming what is wrong or unsafe in it."""
+    """`pattern` compiled (MULTILINE), or `DomainError` naming what is wrong or unsafe in it."""
     if len(pattern) > MAX_PATTERN_CHARS:
         msg = f"the regular expression is {len(pattern)} characters long; the limit is {MAX_PATTERN_CHARS}"
         raise UnsafePattern(msg)
@@ -164,7 +164,7 @@ def compile_guarded(pattern: str, *, ignore_case: bool) -> re.Pattern[str]:
     try:
         parsed = sre_parse.parse(pattern, flags)
     except re.error as exc:
-        raise ToolError(f"invalid regular expression {pattern!r}: {exc}") from None
+        raise DomainError(f"invalid regular expression {pattern!r}: {exc}") from None
     _check(pattern, parsed, in_repeat=False)
     _check_adjacent(pattern, parsed)
     return re.compile(pattern, flags)

@@ -1,6 +1,6 @@
 """Files under the roots as MCP resources: URIs, listing pages, reading, path completion.
 
-Plain domain functions over a `Sandbox` (no `mcp` import); `live.py` adapts them to the protocol.
+Plain domain functions over a `Sandbox` (no `mcp` import); `live.py` registers them in the shared resource table.
 
 Listing order is a depth-first walk of each root in turn, entries sorted by name. A cursor names the
 last file returned (its root and path components), so the next page resumes by listing only the
@@ -27,7 +27,8 @@ from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.textfiles import looks_binary
 from deskmcp.servers.filesystem.uris import IS_WINDOWS, InvalidResource, child_uri, path_to_uri, uri_to_path
 from deskmcp.servers.filesystem.walker import TooLarge
-from deskmcp.shared.tools import ToolError
+from deskmcp.shared import errors
+from deskmcp.shared.errors import DomainError
 
 DEFAULT_IGNORES: Final = (".git", ".hg", ".svn", ".bzr", "_darcs", "CVS", ".jj", ".pijul", ".fossil-settings")
 TEMPLATE: Final = "file:///{+path}"
@@ -37,15 +38,15 @@ _SEPARATORS: Final = frozenset("/\\\x00")
 MAX_DEPTH: Final = 256  # deeper than any real tree; stops a walk that a link loop would make endless
 
 
-class ResourceNotFound(LookupError):
+class ResourceNotFound(errors.NotFound):
     """No such file under the allowed roots (outside them counts as not found)."""
 
 
-class ResourceTooLarge(ValueError):
+class ResourceTooLarge(errors.InvalidArgument):
     """The file is over the size limit for `resources/read`."""
 
 
-class ResourceUnreadable(RuntimeError):
+class ResourceUnreadable(DomainError):
     """The file exists under a root but cannot be read now (permission denied, an I/O error)."""
 
 
@@ -61,7 +62,7 @@ def _not_found(uri: str, exc: Exception) -> ResourceNotFound:
 
 
 def _unreadable(uri: str, exc: Exception) -> ResourceUnreadable:
-    if isinstance(exc, ToolError):  # already says what could not be done: "permission denied: cannot read 'x'"
+    if isinstance(exc, DomainError):  # already says what could not be done: "permission denied: cannot read 'x'"
         return ResourceUnreadable(f"{uri}: {exc}")
     return ResourceUnreadable(f"{uri} cannot be read: {getattr(exc, 'strerror', None) or exc}")
 
@@ -163,7 +164,7 @@ def _sorted_entries(
     directory = root.joinpath(*frame.parts)
     try:
         entries = sandbox.list_dir(directory)
-    except (OSError, ToolError):  # vanished, unreadable or refused: the walk goes on around it
+    except (OSError, DomainError):  # vanished, unreadable or refused: the walk goes on around it
         return iter(())
     chosen = []
     for entry in entries:
@@ -255,7 +256,7 @@ def _stat(sandbox: Sandbox, uri: str, path: str) -> os.stat_result:
         return sandbox.stat(path)
     except GONE as exc:
         raise _not_found(uri, exc) from None
-    except (OSError, ToolError) as exc:
+    except (OSError, DomainError) as exc:
         raise _unreadable(uri, exc) from None
 
 
@@ -277,7 +278,7 @@ def read_resource(sandbox: Sandbox, uri: str, limit: int) -> ResourceContent:
         raise _not_found(uri, exc) from None  # moved, deleted or swapped since the stat
     except TooLarge as exc:  # grown past the limit since the stat
         raise ResourceTooLarge(f"{uri}: {exc}") from None
-    except (OSError, ToolError) as exc:  # e.g. permission denied, or swapped for a FIFO since the stat
+    except (OSError, DomainError) as exc:  # e.g. permission denied, or swapped for a FIFO since the stat
         raise _unreadable(uri, exc) from None
     return decode_content(uri, os.path.basename(path), data)
 
@@ -333,7 +334,7 @@ def complete_path(
         return [], 0
     try:
         entries = sandbox.list_dir(directory, stat_entries=False)
-    except (OSError, ToolError):
+    except (OSError, DomainError):
         return [], 0
     matches = []
     for entry in entries:

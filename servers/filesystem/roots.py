@@ -22,9 +22,9 @@ import anyio
 import anyio.to_thread
 import mcp.types as types
 from deskmcp.servers.filesystem.sandbox import Sandbox
+from deskmcp.shared.protocol import offers_roots
 from mcp.server import ServerRequestContext
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 logger = logging.getLogger(__name__)
@@ -54,17 +54,10 @@ class ClientRoots:
             self._first = anyio.Event()
         return self._first
 
-    @staticmethod
-    def _offers_roots(ctx: ServerRequestContext[Any, Any]) -> bool:
-        if ctx.protocol_version not in HANDSHAKE_PROTOCOL_VERSIONS:
-            return False
-        capabilities = ctx.session.client_capabilities
-        return capabilities is not None and capabilities.roots is not None
-
     async def refresh(self, ctx: ServerRequestContext[Any, Any], _params: Any = None) -> None:
         """Handler of `notifications/initialized` and `notifications/roots/list_changed`."""
         try:
-            if not self._offers_roots(ctx):
+            if not offers_roots(ctx):
                 return
             try:
                 with anyio.fail_after(ROOTS_REQUEST_TIMEOUT), warnings.catch_warnings():
@@ -87,7 +80,7 @@ class ClientRoots:
         A client that does not answer in time is not waited for again by later requests; its roots still apply
         whenever the answer comes.
         """
-        if ctx.method not in USES_ROOTS or self._event().is_set() or not self._offers_roots(ctx):
+        if ctx.method not in USES_ROOTS or self._event().is_set() or not offers_roots(ctx):
             return
         with anyio.move_on_after(FIRST_ROOTS_WAIT):
             await self._event().wait()

@@ -36,7 +36,7 @@ from deskmcp.servers.filesystem.walker import (
     outermost,
     volume_ignores_case,
 )
-from deskmcp.shared.tools import ToolError
+from deskmcp.shared.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class RootSet:
             for item in uris_or_paths:
                 try:
                     found.extend(self._client_root(client_root_path(item)))
-                except (ToolError, ValueError, OSError) as exc:
+                except (DomainError, ValueError, OSError) as exc:
                     logger.warning("client root %r ignored: %s", item, exc)
             client, effective = tuple(uris_or_paths), outermost(tuple(found))
         with self._lock:

@@ -52,7 +52,7 @@ from deskmcp.servers.filesystem.walker import (
     os_error,
     require_regular,
 )
-from deskmcp.shared.tools import ToolError
+from deskmcp.shared.errors import DomainError as ToolError
 
 __all__ = ["AccessDenied", "Entry", "NotFound", "Sandbox", "WriteOutcome"]
 

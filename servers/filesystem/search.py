@@ -19,7 +19,7 @@ from deskmcp.servers.filesystem.regexguard import MAX_REGEX_LINE, compile_guarde
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.textfiles import looks_binary
 from deskmcp.servers.filesystem.walker import TooLarge
-from deskmcp.shared.tools import ToolError
+from deskmcp.shared.errors import DomainError as ToolError
 
 Tick = Callable[[int], None]
 MAX_FILE_FOR_CONTENT_SEARCH: Final = 8 * 1024 * 1024

@@ -1,10 +1,8 @@
-"""Who hears about which file changes, in both protocol eras, and the watchers that find the changes.
+"""The filesystem's half of subscriptions: watching the files and folders that clients follow.
 
-Handshake era: `resources/subscribe` keeps the URI with the session of that request (over stdio it reaches
-the one client at any later time) and `notifications/resources/updated` goes out on it; a client that has
-listed resources is sent `notifications/resources/list_changed`. 2026-07-28: a `subscriptions/listen`
-stream names its URIs and whether it wants list changes; events go on the SDK's subscription bus, whose
-`ListenHandler` delivers each only to the streams that asked for it.
+The shared `SubscriptionHub` keeps who is subscribed to what (per client, both eras) and sends the
+notifications; this `Watcher` refuses URIs that are not files under the roots, watches what the hub says is
+followed, and tells the hub which URIs changed (`hub.updated`) and when the list did (`hub.list_changed`).
 
 Watching follows interest. Subscribed files: the folder holding each one, non-recursively (the nearest
 existing ancestor while that folder is missing); watching the folder rather than the file is what sees an
@@ -18,9 +16,8 @@ import logging
 import math
 import stat
 import threading
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -33,41 +30,29 @@ from deskmcp.servers.filesystem.resources import IgnoreRules, ResourceNotFound, 
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.uris import InvalidResource, uri_to_path
 from deskmcp.servers.filesystem.watch import Batch, TreeState, WatchLimitReached, WatchSet, path_key
-from deskmcp.shared.tools import ToolError
-from mcp.server.session import ServerSession
-from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ResourcesListChanged, ResourceUpdated
+from deskmcp.shared.errors import DomainError
+from deskmcp.shared.subscriptions import SubscriptionHub, Watcher
 from watchfiles import Change
 
 logger = logging.getLogger(__name__)
 
-LIST_CHANGED_DELAY: Final = 0.2  # seconds: a burst of creations becomes one list_changed
-UPDATE_INTERVAL: Final = 0.25  # seconds: a file written continuously is announced at most this often, then once more
-MAX_SUBSCRIPTIONS: Final = 10_000
 LIMIT_HINT: Final = "raise DESKMCP_FILESYSTEM_WATCH_LIMIT (and, on Linux, sysctl fs.inotify.max_user_watches)"
 
+Located = tuple[str, Path]  # a subscribed file's path key and real path
 
-class SubscriptionRefused(Exception):
+
+class SubscriptionRefused(DomainError):
     """A subscription the server cannot keep (a limit); the message says which and what to do."""
 
 
-@dataclass(slots=True)
-class _Stream:
-    """One 2026-07-28 listen stream: its resource URIs (-> path key) and whether it wants list changes."""
-
-    uris: dict[str, str]
-    list_changes: bool
-
-
-class LiveHub:
-    """Subscriptions of both eras, the watchers serving them, and the notifications they cause."""
+class LiveHub(Watcher):
+    """The watchers behind the subscriptions of `hub`, and what their changes mean."""
 
     def __init__(self, sandbox: Sandbox, rules: IgnoreRules, *, budget: int, per_directory: bool) -> None:
         self.sandbox, self.rules, self.budget = sandbox, rules, budget
-        self.bus = InMemorySubscriptionBus()
-        self.listen_handler = ListenHandler(self.bus)
-        self._legacy: dict[str, tuple[str, ServerSession]] = {}  # uri -> (path key, session)
-        self._streams: dict[object, _Stream] = {}
-        self._list_session: ServerSession | None = None
+        self.hub = SubscriptionHub(self)
+        self._subscribed: dict[str, Located] = {}  # URI -> where its file is
+        self._keyed: dict[str, set[str]] = {}  # path key -> URIs of that file
         self._paths: dict[str, Path] = {}  # path key -> real path, of every subscribed file
         self._ancestors: dict[str, set[str]] = {}  # folder key -> keys of subscribed files below it
         self._files = WatchSet("files", self._on_file_batch)
@@ -77,9 +62,6 @@ class LiveHub:
         # Separate locks: walking a big tree for list changes must not hold up a subscribe request.
         self._files_lock = anyio.Lock()
         self._tree_lock = anyio.Lock()
-        self._list_due = anyio.Event()
-        self._last_update: dict[str, float] = {}  # uri -> when it was last announced
-        self._trailing: set[str] = set()  # URIs with an announcement scheduled
         self._inbox: anyio.abc.ObjectSendStream[tuple[str, Any]] | None = None
         self._group: anyio.abc.TaskGroup | None = None
         self._token: anyio.lowlevel.EventLoopToken | None = None
@@ -90,20 +72,18 @@ class LiveHub:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[LiveHub]:
-        """While the server runs: handle change batches and send list changes; at the end, release watchers."""
+        """While the server runs: handle change batches; at the end, release the watchers."""
         self._token, self._loop_thread = anyio.lowlevel.current_token(), threading.get_ident()
         send, receive = anyio.create_memory_object_stream[tuple[str, Any]](math.inf)
         self._inbox = send
         async with anyio.create_task_group() as group:
             self._group = group
             group.start_soon(self._consume, receive)
-            group.start_soon(self._send_list_changes)
             try:
                 yield self
             finally:
                 self._inbox, self._group = None, None
                 send.close()
-                self.listen_handler.close()
                 with anyio.CancelScope(shield=True):
                     await self._files.close()
                     await self._tree.close()
@@ -114,104 +94,45 @@ class LiveHub:
         """(folders watched for subscribed files, folders watched for list changes)."""
         return len(self._files.paths), len(self._tree.paths)
 
-    # --- handshake era ----------------------------------------------------------------------------------
+    def want_list_changes(self, session: Any) -> None:
+        """A handshake-era client listed resources (the resource table tells the hub this itself)."""
+        self.hub.want_list_changes(session)
 
-    async def subscribe(self, uri: str, session: ServerSession) -> None:
-        key, path = await self._check(uri)
-        async with self._files_lock:
-            previous = self._legacy.get(uri)
-            self._legacy[uri] = (key, session)
-            self._paths[key] = path
-            try:
-                await self._replan_files()
-            except SubscriptionRefused:
-                if previous is None:
-                    del self._legacy[uri]
-                else:
-                    self._legacy[uri] = previous
-                await self._replan_files()
-                raise
+    # --- what the hub asks of a watcher -----------------------------------------------------------------
 
-    async def unsubscribe(self, uri: str) -> None:
-        async with self._files_lock:
-            if self._legacy.pop(uri, None) is not None:
-                await self._replan_files()
-
-    def want_list_changes(self, session: ServerSession) -> None:
-        """A handshake-era client listed resources: from now on it is told when the list changes."""
-        if self._list_session is None and self._group is not None:
-            self._list_session = session
-            self._group.start_soon(self._replan_tree_locked)
-
-    # --- 2026-07-28 -------------------------------------------------------------------------------------
-
-    @asynccontextmanager
-    async def listening(self, uris: Iterable[str], list_changes: bool) -> AsyncIterator[None]:
-        """Registers one listen stream for as long as it is open."""
-        checked = {uri: await self._check(uri) for uri in uris}
-        token = object()
-        async with self._files_lock:
-            self._streams[token] = _Stream({uri: key for uri, (key, _) in checked.items()}, list_changes)
-            self._paths.update(checked.values())
-            try:
-                await self._replan_files()
-            except SubscriptionRefused:
-                del self._streams[token]
-                await self._replan_files()
-                raise
-        if list_changes and self._group is not None:
-            self._group.start_soon(self._replan_tree_locked)
-        try:
-            yield
-        finally:
-            with anyio.CancelScope(shield=True):
-                async with self._files_lock:
-                    del self._streams[token]
-                    await self._replan_files()
-                await self._replan_tree_locked()
-
-    # --- checking and planning --------------------------------------------------------------------------
-
-    async def _check(self, uri: str) -> tuple[str, Path]:
+    def check(self, uri: str) -> Located:
         """The path key and real path of a file URI a client may subscribe to; refusals say why."""
         path = uri_to_path(uri)
-        real = await anyio.to_thread.run_sync(self._resolve, uri, path)
-        if len(self._subscribed()) >= MAX_SUBSCRIPTIONS and path_key(real) not in self._paths:
-            msg = f"{MAX_SUBSCRIPTIONS} files are subscribed already; unsubscribe from some first"
-            raise SubscriptionRefused(msg)
-        return path_key(real), real
-
-    def _resolve(self, uri: str, path: str) -> Path:
         try:
             real = self.sandbox.resolve(path)
         except AccessDenied as exc:
             msg = f"cannot subscribe to {uri}: it is not under an allowed directory ({exc})"
             raise ResourceNotFound(msg) from None
-        except (NotFound, ToolError, OSError) as exc:
+        except (NotFound, DomainError, OSError) as exc:
             msg = f"cannot subscribe to {uri}: its folder does not exist or cannot be opened ({exc})"
             raise ResourceNotFound(msg) from None
         if self._is_folder(real):
             msg = f"{uri} is a folder; subscribe to files (list changes are sent to clients that list resources)"
             raise InvalidResource(msg)
-        return real
+        return path_key(real), real
 
-    def _subscribed(self) -> dict[str, set[str]]:
-        """Path key -> URIs, over both eras."""
-        keyed: dict[str, set[str]] = {}
-        for uri, (key, _) in self._legacy.items():
-            keyed.setdefault(key, set()).add(uri)
-        for stream in self._streams.values():
-            for uri, key in stream.uris.items():
-                keyed.setdefault(key, set()).add(uri)
-        return keyed
+    async def follow(self, subscribed: Mapping[str, Located]) -> None:
+        async with self._files_lock:
+            self._subscribed = dict(subscribed)
+            await self._replan_files()
+
+    def follow_lists(self, wanted: bool) -> None:
+        if self._group is not None:
+            self._group.start_soon(self._replan_tree_locked)
+
+    # --- planning ---------------------------------------------------------------------------------------
 
     async def _replan_files(self) -> None:
         """Watch the folders of the subscribed files (call with the files lock held)."""
-        keys = self._subscribed()
-        self._paths = {key: path for key, path in self._paths.items() if key in keys}
-        announced = {uri for uris in keys.values() for uri in uris}
-        self._last_update = {uri: at for uri, at in self._last_update.items() if uri in announced}
-        self._ancestors = {}
+        self._keyed, self._paths, self._ancestors = {}, {}, {}
+        for uri, (key, path) in self._subscribed.items():
+            self._keyed.setdefault(key, set()).add(uri)
+            self._paths[key] = path
         for key, path in self._paths.items():
             for folder in path.parents:
                 self._ancestors.setdefault(path_key(folder), set()).add(key)
@@ -244,7 +165,7 @@ class LiveHub:
     def _is_folder(self, path: Path) -> bool:
         try:
             return stat.S_ISDIR(self.sandbox.stat(path).st_mode)
-        except (ToolError, OSError):
+        except (DomainError, OSError):
             return False
 
     async def _replan_tree_locked(self) -> None:
@@ -253,8 +174,7 @@ class LiveHub:
 
     async def _replan_tree(self) -> None:
         """Watch the tree while someone wants list changes, within the budget (call with the tree lock held)."""
-        wanted = self._list_session is not None or any(s.list_changes for s in self._streams.values())
-        if not wanted or self._inbox is None:
+        if not self.hub.wants_list_changes or self._inbox is None:
             self._tree_ready = False
             await self._tree.watch(())
             return
@@ -305,19 +225,15 @@ class LiveHub:
             anyio.from_thread.run_sync(self._post, "roots", None, token=self._token)
 
     async def _consume(self, inbox: anyio.abc.ObjectReceiveStream[tuple[str, Any]]) -> None:
+        handlers = {"files": self._files_changed, "tree": self._tree_changed, "roots": self._roots_replaced}
         async for kind, payload in inbox:
             try:
-                if kind == "files":
-                    await self._files_changed(payload)
-                elif kind == "tree":
-                    await self._tree_changed(payload)
-                else:
-                    await self._roots_replaced()
+                await handlers[kind](payload)
             except Exception:  # one bad batch must not end live updates
                 logger.exception("handling %s changes failed", kind)
 
     async def _files_changed(self, batch: Batch) -> None:
-        keyed = self._subscribed()
+        keyed = self._keyed
         changed: set[str] = set()
         moved_folders = False
         for change, raw in batch:
@@ -332,30 +248,7 @@ class LiveHub:
                 await self._replan_files()
         for key in sorted(changed):
             for uri in sorted(keyed.get(key, ())):
-                await self._announce(uri)
-
-    async def _announce(self, uri: str) -> None:
-        """Send `updated` now, or (within UPDATE_INTERVAL of the last one) once when the interval ends."""
-        wait = self._last_update.get(uri, -math.inf) + UPDATE_INTERVAL - anyio.current_time()
-        if wait <= 0:
-            self._last_update[uri] = anyio.current_time()
-            await self._send_updated(uri)
-        elif uri not in self._trailing and self._group is not None:
-            self._trailing.add(uri)
-            self._group.start_soon(self._announce_later, uri, wait)
-
-    async def _announce_later(self, uri: str, wait: float) -> None:
-        await anyio.sleep(wait)
-        self._trailing.discard(uri)
-        self._last_update[uri] = anyio.current_time()
-        await self._send_updated(uri)
-
-    async def _send_updated(self, uri: str) -> None:
-        legacy = self._legacy.get(uri)
-        if legacy is not None:
-            await legacy[1].send_resource_updated(uri)
-        if any(uri in stream.uris for stream in self._streams.values()):
-            await self.bus.publish(ResourceUpdated(uri=uri))
+                self.hub.updated(uri)
 
     async def _tree_changed(self, batch: Batch) -> None:
         roots = self.sandbox.roots
@@ -379,28 +272,15 @@ class LiveHub:
             changed = await anyio.to_thread.run_sync(self._tree_state.refresh, list(touched), deleted)
             await self._replan_tree()
         if changed:
-            self._list_due.set()
+            self.hub.list_changed()
 
-    async def _roots_replaced(self) -> None:
+    async def _roots_replaced(self, _payload: None) -> None:
         roots = self.sandbox.roots
-        async with self._files_lock:
-            for uri, (key, _) in list(self._legacy.items()):
-                path = self._paths.get(key)
-                if path is None or locate(roots, path) is None:
-                    logger.info("subscription to %s ended: no longer under an allowed directory", uri)
-                    del self._legacy[uri]
-            await self._replan_files()
+        gone = {uri for uri, (_, path) in self._subscribed.items() if locate(roots, path) is None}
+        for uri in sorted(gone):
+            logger.info("subscription to %s ended: no longer under an allowed directory", uri)
+        await self.hub.drop(gone)  # the hub has the watchers follow what is left
         async with self._tree_lock:
             self._tree_ready = False
             await self._replan_tree()
-        self._list_due.set()
-
-    async def _send_list_changes(self) -> None:
-        while True:
-            await self._list_due.wait()
-            await anyio.sleep(LIST_CHANGED_DELAY)
-            self._list_due = anyio.Event()
-            if self._list_session is not None:
-                await self._list_session.send_resource_list_changed()
-            if any(stream.list_changes for stream in self._streams.values()):
-                await self.bus.publish(ResourcesListChanged())
+        self.hub.list_changed()

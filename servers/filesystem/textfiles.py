@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Final
 
 from deskmcp.servers.filesystem.walker import require_regular, too_big
-from deskmcp.shared.tools import ToolError
+from deskmcp.shared.errors import DomainError
 
 CHUNK: Final = 64 * 1024
 BINARY_PROBE: Final = 8192
@@ -51,13 +51,13 @@ def looks_binary(data: bytes) -> bool:
 def decode(data: bytes, shown: str) -> str:
     """UTF-8 text (undecodable bytes replaced); binary content is refused with the tool to use instead."""
     if looks_binary(data):
-        raise ToolError(f"{shown!r} looks like a binary file (it contains NUL bytes); use read_media_file for it")
+        raise DomainError(f"{shown!r} looks like a binary file (it contains NUL bytes); use read_media_file for it")
     return data.decode("utf-8", errors="replace")
 
 
 def _text_lines(lines: list[bytes]) -> str:
     if any(b"\x00" in line for line in lines):
-        raise ToolError("the file looks binary (it contains NUL bytes); use read_media_file for it")
+        raise DomainError("the file looks binary (it contains NUL bytes); use read_media_file for it")
     return "\n".join(line.removesuffix(b"\r").decode("utf-8", errors="replace") for line in lines)
 
 
@@ -151,7 +151,7 @@ def _indent(line: str) -> str:
 
 
 def _ambiguous(count: int) -> str:
-    raise ToolError(f"oldText matches {count} places; include more surrounding lines so it matches exactly one")
+    raise DomainError(f"oldText matches {count} places; include more surrounding lines so it matches exactly one")
 
 
 def apply_edits(content: str, edits: Sequence[tuple[str, str]]) -> str:
@@ -166,19 +166,19 @@ def apply_edits(content: str, edits: Sequence[tuple[str, str]]) -> str:
         if crlf:
             old, new = old.replace("\r\n", "\n"), new.replace("\r\n", "\n")
         if not old:
-            raise ToolError(f"edit {number}: oldText is empty; give the exact text to replace")
+            raise DomainError(f"edit {number}: oldText is empty; give the exact text to replace")
         count = text.count(old)
         if count == 1:
             text = text.replace(old, new, 1)
             continue
         if count > 1:
-            raise ToolError(
+            raise DomainError(
                 f"edit {number}: oldText matches {count} places; include more surrounding lines so it matches one"
             )
         replaced = _replace_lines_loosely(text, old, new)
         if replaced is None:
             first = old.strip().split("\n", 1)[0][:120]
-            raise ToolError(
+            raise DomainError(
                 f"edit {number}: oldText was not found (first line: {first!r}); read the file again and copy "
                 "the text exactly. No edit was applied."
             )

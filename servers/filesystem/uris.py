@@ -14,13 +14,15 @@ from pathlib import PureWindowsPath
 from typing import Final
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 
+from deskmcp.shared.errors import InvalidArgument
+
 IS_WINDOWS: Final = os.name == "nt"
 BAD_ESCAPE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")  # RFC 3986: '%' starts exactly two hex digits
 SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
-class InvalidResource(ValueError):
-    """The URI or cursor is malformed, or names something that is not a file (JSON-RPC invalid params)."""
+class InvalidResource(InvalidArgument):
+    """The URI or cursor is malformed, or names something that is not a file (a `ValueError`; -32602)."""
 
 
 def path_to_uri(path: str | os.PathLike[str], *, windows: bool = IS_WINDOWS) -> str:

@@ -27,7 +27,7 @@ from deskmcp.servers.filesystem.paths import (
     ThroughAFile,
     check_component,
 )
-from deskmcp.shared.tools import ToolError
+from deskmcp.shared.errors import DomainError
 
 MAX_LINK_HOPS: Final = 40
 
@@ -118,7 +118,7 @@ class Walk:
                     continue
             hops += 1
             if hops > MAX_LINK_HOPS:
-                raise ToolError(f"{self.shown!r}: too many levels of symbolic links")
+                raise DomainError(f"{self.shown!r}: too many levels of symbolic links")
             pending.extendleft(reversed(self._splice(name, link)))
         return Located(self.root, self.handles[-1], None, tuple(self.names))
 
@@ -258,10 +258,10 @@ def _kind(st: os.stat_result) -> str:
 
 def require_regular(st: os.stat_result, path: str | Path) -> None:
     if not stat.S_ISREG(st.st_mode):
-        raise ToolError(f"{os.fspath(path)!r} is {_kind(st)}; only regular files can be read or written")
+        raise DomainError(f"{os.fspath(path)!r} is {_kind(st)}; only regular files can be read or written")
 
 
-class TooLarge(ToolError):
+class TooLarge(DomainError):
     """A file is over a read limit (callers that map errors tell this apart from other refusals)."""
 
 
@@ -272,24 +272,24 @@ def too_big(path: str | Path, size: int, limit: int) -> TooLarge:
     )
 
 
-def changed_error(path: str | Path) -> ToolError:
-    return ToolError(f"{os.fspath(path)!r} changed while it was being accessed (a component was replaced); try again")
+def changed_error(path: str | Path) -> DomainError:
+    return DomainError(f"{os.fspath(path)!r} changed while it was being accessed (a component was replaced); try again")
 
 
-def os_error(exc: OSError, path: str | Path, action: str) -> ToolError:
+def os_error(exc: OSError, path: str | Path, action: str) -> DomainError:
     shown = os.fspath(path)
     if exc.errno == errno.ENOENT:
         return NotFound(f"{shown!r} does not exist")
     if exc.errno in (errno.EACCES, errno.EPERM):
-        return ToolError(f"permission denied: cannot {action} {shown!r}")
+        return DomainError(f"permission denied: cannot {action} {shown!r}")
     if exc.errno == errno.ENOTDIR:
         return ThroughAFile(f"{shown!r}: a component of the path is not a directory")
     if exc.errno == errno.EISDIR:
-        return ToolError(f"{shown!r} is a directory")
+        return DomainError(f"{shown!r} is a directory")
     if exc.errno == errno.ENAMETOOLONG:
         return AccessDenied(f"{shown!r}: the path or a name in it is too long")
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return ToolError(f"cannot {action} {shown!r}: no space left on the device")
+        return DomainError(f"cannot {action} {shown!r}: no space left on the device")
     if exc.errno == errno.EROFS:
-        return ToolError(f"cannot {action} {shown!r}: the file system is read-only")
-    return ToolError(f"cannot {action} {shown!r}: {exc.strerror or exc}")
+        return DomainError(f"cannot {action} {shown!r}: the file system is read-only")
+    return DomainError(f"cannot {action} {shown!r}: {exc.strerror or exc}")

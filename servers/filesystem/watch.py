@@ -29,7 +29,7 @@ import anyio.from_thread
 import anyio.lowlevel
 from deskmcp.servers.filesystem.resources import IgnoreRules, locate
 from deskmcp.servers.filesystem.sandbox import Sandbox
-from deskmcp.shared.tools import ToolError
+from deskmcp.shared.errors import DomainError
 from watchfiles import Change
 from watchfiles._rust_notify import RustNotify, WatchfilesRustInternalError
 
@@ -248,7 +248,7 @@ class TreeState:
             return None
         try:
             entries = self.sandbox.list_dir(folder, stat_entries=False)
-        except (OSError, ToolError):
+        except (OSError, DomainError):
             return None
         parts = located[1]
         return [
