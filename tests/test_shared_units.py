@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Annotated, Any, Literal
 
@@ -12,7 +13,15 @@ from deskmcp.shared import stdio
 from deskmcp.shared.app import Service, build_server
 from deskmcp.shared.schema import portable
 from deskmcp.shared.settings import Secret, Setting, SettingsError, describe_settings, load_settings, whole_number
-from deskmcp.shared.stdio import EndOfInput, Oversize, classify, reader_thread, split_lines
+from deskmcp.shared.stdio import (
+    EndOfInput,
+    Oversize,
+    classify,
+    reader_thread,
+    serialize,
+    serialize_or_explain,
+    split_lines,
+)
 from deskmcp.shared.tools import StructuredResult, ToolContext, ToolRegistry, tool
 from mcp import Client, MCPError
 from pydantic import BaseModel, Field
@@ -114,6 +123,30 @@ def test_a_fault_while_classifying_costs_one_line_not_the_reader(monkeypatch: py
     assert fault["error"]["code"] == -32603 and fault["id"] is None
     assert isinstance(request, types.JSONRPCRequest) and request.id == 2
     assert end is EndOfInput
+
+
+# --- serialize -----------------------------------------------------------------------------------------------
+
+
+def test_a_lone_surrogate_is_written_as_a_json_escape_and_other_text_as_utf8():
+    reply = types.JSONRPCResponse(jsonrpc="2.0", id="id\ud800", result={"text": "é\udfff", "n": 1})
+    line = serialize(reply)
+    assert line == b'{"jsonrpc":"2.0","id":"id\\ud800","result":{"text":"\\u00e9\\udfff","n":1}}\n'
+    assert json.loads(line) == {"jsonrpc": "2.0", "id": "id\ud800", "result": {"text": "é\udfff", "n": 1}}
+    plain = serialize(types.JSONRPCResponse(jsonrpc="2.0", id=1, result={"text": "é"}))
+    assert plain == '{"jsonrpc":"2.0","id":1,"result":{"text":"é"}}\n'.encode()
+    assert serialize(stdio.error_message("\ud800", -32600, "no")).startswith(b'{"jsonrpc":"2.0","id":"\\ud800"')
+
+
+def test_a_reply_that_cannot_be_serialised_becomes_internal_error_for_its_id():
+    reply = types.JSONRPCResponse(jsonrpc="2.0", id=7, result={"value": object()})
+    assert json.loads(serialize_or_explain(reply)) == {  # type: ignore[arg-type]
+        "jsonrpc": "2.0",
+        "id": 7,
+        "error": {"code": -32603, "message": "Internal error: the reply could not be serialised; see the server log"},
+    }
+    note = types.JSONRPCNotification(jsonrpc="2.0", method="notifications/message", params={"data": object()})
+    assert serialize_or_explain(note) is None
 
 
 # --- portable schemas ---------------------------------------------------------------------------------------
