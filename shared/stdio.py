@@ -33,6 +33,7 @@ from typing import Any, Final
 
 import anyio
 import mcp.types as types
+from mcp.shared.dispatcher import coerce_request_id
 from mcp.shared.message import SessionMessage
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticSerializationError
@@ -343,6 +344,7 @@ class Wire:
                 return
 
     def _settle(self, request_id: Any) -> None:
+        request_id = coerce_request_id(request_id)  # the SDK's correlation: "7" and 7 are one request
         if self._pending[request_id] > 1:
             self._pending[request_id] -= 1
         else:
@@ -352,11 +354,11 @@ class Wire:
 
     def _track(self, message: types.JSONRPCMessage) -> None:
         if isinstance(message, types.JSONRPCRequest) and message.method not in STREAMING_METHODS:
-            self._pending[message.id] += 1
+            self._pending[coerce_request_id(message.id)] += 1
             self._all_answered.clear()
         elif isinstance(message, types.JSONRPCNotification) and message.method == "notifications/cancelled":
             cancelled = (message.params or {}).get("requestId")
-            if _valid_id(cancelled) and cancelled in self._pending:  # a cancelled request is never answered
+            if _valid_id(cancelled) and coerce_request_id(cancelled) in self._pending:  # never answered now
                 self._settle(cancelled)
 
     # reading

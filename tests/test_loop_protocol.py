@@ -261,6 +261,19 @@ def test_cancellation_stops_the_handler_and_no_response_is_sent(server):
     assert slow not in answered and spin not in answered
 
 
+def test_a_cancellation_naming_the_id_as_a_string_counts_as_answered_at_eof(server):
+    """The SDK cancels request 5 for requestId "5" (it correlates ids as the TypeScript SDK does); the wait at
+    end of input must not then wait the whole grace period for an answer that never comes."""
+    slow = server.send_request("tools/call", {"name": "slow", "arguments": {"seconds": 20}})
+    time.sleep(0.2)
+    server.notify("notifications/cancelled", {"requestId": str(slow)})
+    assert_still_serving(server)
+    started = time.monotonic()
+    assert server.close() == 0
+    assert time.monotonic() - started < 5
+    assert slow not in {json.loads(line).get("id") for line in server.raw_stdout.splitlines()}
+
+
 def test_progress_is_reported_when_the_client_sends_a_token(survivor):
     survivor.notifications.clear()
     params = {"name": "slow", "arguments": {"seconds": 0.2}, "_meta": {"progressToken": "tok-1"}}
