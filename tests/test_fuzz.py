@@ -98,7 +98,7 @@ PARAM_KEYS = [
 ]
 PATHS = st.sampled_from(["note.txt", ".", "sub", "sub/new.txt", "..", "../outside", "/", "/etc/passwd", "file:///"])
 EXPRESSIONS = st.sampled_from(["2**64", "1/3", "sqrt(2) * x", "2.5", "10!", "1/0", "9**9**9", "0.1 + 0.2"])
-IDS = st.one_of(st.integers(), ODD_NUMBERS, SHORT_TEXT, LONE_SURROGATES, JSON_VALUES)
+IDS = st.one_of(st.integers(), ODD_NUMBERS, SHORT_TEXT, LONE_SURROGATES, JSON_VALUES, st.just(LONG))
 
 
 def schema_values(schema: Any) -> st.SearchStrategy[Any]:
