@@ -221,6 +221,11 @@ def describe_problems(error: ValidationError | None, findings: Findings, expecte
     return lines
 
 
+def refusal(spec: ToolSpec, error: ValidationError | None, findings: Findings) -> types.CallToolResult:
+    problems = describe_problems(error, findings, spec.arguments.model_fields)
+    return error_result("\n".join([f"Invalid arguments for tool {spec.name!r}:", *problems]))
+
+
 def error_result(message: str) -> types.CallToolResult:
     return types.CallToolResult(content=[types.TextContent(type="text", text=message)], is_error=True)
 
@@ -285,16 +290,9 @@ class ToolRegistry:
         return await self.call(spec, params.arguments or {}, ToolContext(ctx))
 
     async def call(self, spec: ToolSpec, arguments: dict[str, Any], context: ToolContext) -> types.CallToolResult:
-        given, findings = spec.normalise(arguments)
-        if findings.ignored:
-            logger.debug("%s: ignoring unknown argument(s) %s", spec.name, ", ".join(findings.ignored))
-        try:
-            validated, error = spec.arguments.model_validate(given), None
-        except ValidationError as exc:
-            error = exc
-        if error or findings.near_misses:
-            problems = describe_problems(error, findings, spec.arguments.model_fields)
-            return error_result("\n".join([f"Invalid arguments for tool {spec.name!r}:", *problems]))
+        validated = self._validate(spec, arguments)
+        if isinstance(validated, types.CallToolResult):
+            return validated
         kwargs = dict(validated.__dict__)
         if spec.context_parameter:
             kwargs[spec.context_parameter] = context
@@ -307,6 +305,18 @@ class ToolRegistry:
             return error_result(
                 f"Internal error in tool {spec.name!r} ({type(exc).__name__}); the server log has details."
             )
+
+    @staticmethod
+    def _validate(spec: ToolSpec, arguments: dict[str, Any]) -> BaseModel | types.CallToolResult:
+        """The validated arguments, or the `isError` result that says what is wrong with them."""
+        given, findings = spec.normalise(arguments)
+        if findings.ignored:
+            logger.debug("%s: ignoring unknown argument(s) %s", spec.name, ", ".join(findings.ignored))
+        try:
+            validated = spec.arguments.model_validate(given)
+        except ValidationError as exc:
+            return refusal(spec, exc, findings)
+        return refusal(spec, None, findings) if findings.near_misses else validated
 
     @staticmethod
     async def _run(spec: ToolSpec, kwargs: dict[str, Any], context: ToolContext) -> Any:
