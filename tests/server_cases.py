@@ -25,6 +25,7 @@ class ServerCase:
     variants: dict[str, list[str]] = field(default_factory=dict)  # other tool lists to snapshot: name -> extra flags
 
     def command(self, folder: Path, *extra: str) -> list[str]:
+        """`deskmcp <name> EXTRA... <the rest of args>`: flags such as `--read-only` go before the folders."""
         return deskmcp_command(*self.args(folder)[:1], *extra, *self.args(folder)[1:])
 
 
