@@ -56,8 +56,9 @@ def _no_boolean_schemas(node: Any) -> Any:
     out = {}
     for key, value in node.items():
         if key == "additionalProperties" and isinstance(value, bool):
-            # `true` is the default, and `false` is enforced by our own validation; either as a bare
-            # boolean is a schema some clients reject, so the portable spelling is to say nothing.
+            # `true` is the default, and `false` would be untrue: unknown arguments are ignored, as the
+            # reference servers' zod schemas do (`deskmcp.shared.arguments`). Either as a bare boolean is a
+            # schema some clients reject, so the portable spelling is to say nothing.
             continue
         if key == "properties" and isinstance(value, dict):
             out[key] = {name: _no_boolean_schemas(_drop_null_branch(sub)) for name, sub in value.items()}
@@ -66,7 +67,11 @@ def _no_boolean_schemas(node: Any) -> Any:
     return out
 
 
+def inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` (from `model_json_schema()`) with every `$ref` replaced by its definition and titles dropped."""
+    return _inline(schema, schema.get("$defs", {}))
+
+
 def portable(schema: dict[str, Any]) -> dict[str, Any]:
     """`schema` (from `model_json_schema()`) rewritten for the widest range of clients."""
-    inlined = _inline(schema, schema.get("$defs", {}))
-    return _no_boolean_schemas(inlined)
+    return _no_boolean_schemas(inlined(schema))

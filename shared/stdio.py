@@ -12,6 +12,9 @@ input, so deskmcp frames the wire itself. Contract:
    before it is answered before the SDK session is closed, within a grace period.
 4. Reading (splitting and classifying lines) and writing happen in two daemon threads, so a slow client
    never blocks the event loop.
+5. Every reply is one line of valid JSON, whatever it holds (`serialize`): text the client sent back to it,
+   lone surrogates included, round-trips exactly; a reply that cannot be serialised at all becomes -32603
+   for its id. No message can make the writer raise and end the connection.
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ from typing import Any, Final
 
 import anyio
 import mcp.types as types
+from mcp.shared.dispatcher import coerce_request_id
 from mcp.shared.message import SessionMessage
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticSerializationError
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +258,49 @@ def reader_thread(fd: int, limit: int, deliver: Callable[[list[Inbound]], None])
             deliver(inbound)
 
 
+# --- writing a line -------------------------------------------------------------------------------------
+
+Outbound = types.JSONRPCMessage | dict[str, Any]
+
+
+def serialize(message: Outbound) -> bytes:
+    """`message` as one line of JSON: UTF-8 text, or, if it holds a lone surrogate, ASCII with `\\u` escapes.
+
+    A lone surrogate ("\\ud800") arrives as a legal JSON escape in any string a client sends (an id, a method
+    name, an argument a reply repeats) but has no UTF-8 encoding. Written back as the same escape it stays
+    valid JSON and round-trips exactly, which an id must: the client matches the reply to its request by it.
+    Replacing it (U+FFFD) would hand back an id the client never sent.
+    """
+    if isinstance(message, BaseModel):
+        try:
+            return message.model_dump_json(by_alias=True, exclude_unset=True).encode("utf-8") + b"\n"
+        except PydanticSerializationError:  # most likely a lone surrogate: escape it below
+            message = message.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    try:
+        text = json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return text.encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        return json.dumps(message, separators=(",", ":"), allow_nan=False).encode("ascii") + b"\n"
+
+
+def serialize_or_explain(message: Outbound) -> bytes | None:
+    """`serialize(message)`; if that fails, a -32603 reply for the same id, or None (logged) if it has none."""
+    try:
+        return serialize(message)
+    except Exception:
+        logger.exception("could not serialise a %s", type(message).__name__)
+    if isinstance(message, dict):
+        request_id = message.get("id")
+    elif isinstance(message, types.JSONRPCResponse | types.JSONRPCError):
+        request_id = message.id
+    else:  # a notification or a request of ours: there is nothing to answer
+        return None
+    reply = error_message(
+        request_id, INTERNAL_ERROR, "Internal error: the reply could not be serialised; see the server log"
+    )
+    return serialize(reply)
+
+
 # --- the wire -------------------------------------------------------------------------------------------
 
 
@@ -276,16 +324,13 @@ class Wire:
     # writing
 
     def send(self, payload: dict[str, Any] | SessionMessage) -> None:
-        if isinstance(payload, SessionMessage):
-            message = payload.message
-            if isinstance(message, types.JSONRPCError) and message.error.code == 0:
-                message.error.code = INTERNAL_ERROR  # JSON-RPC has no code 0; the SDK's catch-all uses it
-            if isinstance(message, types.JSONRPCResponse | types.JSONRPCError):
-                self._settle(message.id)
-            line = message.model_dump_json(by_alias=True, exclude_unset=True)
-        else:
-            line = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-        self._outbox.put(line.encode("utf-8") + b"\n")
+        message = payload.message if isinstance(payload, SessionMessage) else payload
+        if isinstance(message, types.JSONRPCError) and message.error.code == 0:
+            message.error.code = INTERNAL_ERROR  # JSON-RPC has no code 0; the SDK's catch-all uses it
+        if isinstance(message, types.JSONRPCResponse | types.JSONRPCError):
+            self._settle(message.id)
+        if (line := serialize_or_explain(message)) is not None:
+            self._outbox.put(line)
 
     def _write_loop(self) -> None:
         while (data := self._outbox.get()) is not None:
@@ -299,6 +344,7 @@ class Wire:
                 return
 
     def _settle(self, request_id: Any) -> None:
+        request_id = coerce_request_id(request_id)  # the SDK's correlation: "7" and 7 are one request
         if self._pending[request_id] > 1:
             self._pending[request_id] -= 1
         else:
@@ -308,11 +354,11 @@ class Wire:
 
     def _track(self, message: types.JSONRPCMessage) -> None:
         if isinstance(message, types.JSONRPCRequest) and message.method not in STREAMING_METHODS:
-            self._pending[message.id] += 1
+            self._pending[coerce_request_id(message.id)] += 1
             self._all_answered.clear()
         elif isinstance(message, types.JSONRPCNotification) and message.method == "notifications/cancelled":
             cancelled = (message.params or {}).get("requestId")
-            if cancelled in self._pending:  # a cancelled request is never answered
+            if _valid_id(cancelled) and coerce_request_id(cancelled) in self._pending:  # never answered now
                 self._settle(cancelled)
 
     # reading

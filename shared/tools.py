@@ -2,10 +2,12 @@
 
 `@tool` reads the function's signature: parameter type hints (with `Annotated[..., Field(description=...)]`)
 become the `inputSchema`, the docstring the description, a `StructuredResult` return type the
-`outputSchema`. Arguments are validated strictly (JSON types must match; unknown arguments are refused, so a
-misspelt `dryRun` cannot turn into a real write) and a failure is an `isError` result naming the field.
-Use `Literal[...]` rather than `Enum` for choices: strict validation of already-parsed JSON only accepts
-enum members, not their values.
+`outputSchema`. Arguments are first taken the way clients send them (`deskmcp.shared.arguments`: unknown
+keys ignored as the reference servers' zod schemas do, but a near miss such as `dry_run` for `dryRun` refused,
+so a misspelling cannot turn a dry run into a real write; `10.0` for an integer is 10), then validated strictly
+(JSON types must match: "10" is not a number, `true` not an integer), and a failure is an `isError` result
+naming the field. Use `Literal[...]` rather than `Enum` for choices: strict validation of already-parsed JSON
+only accepts enum members, not their values.
 
 Errors are translated in one place, `ToolRegistry.call`: an `errors.DomainError` (`ToolError` is the same
 class) and whatever a registry lists as anticipated become an `isError` result with its message; anything
@@ -28,8 +30,9 @@ from typing import Any, Final
 import anyio
 import anyio.to_thread
 import mcp.types as types
+from deskmcp.shared.arguments import Findings, normaliser
 from deskmcp.shared.errors import DomainError
-from deskmcp.shared.schema import portable
+from deskmcp.shared.schema import inlined, portable
 from mcp.server import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -100,6 +103,7 @@ class ToolSpec:
     output_model: type[StructuredResult] | None
     context_parameter: str | None
     in_thread: bool
+    normalise: Callable[[dict[str, Any]], tuple[dict[str, Any], Findings]]
 
     def definition(self) -> types.Tool:
         output_schema = (
@@ -174,33 +178,52 @@ def tool(
             output_model=_output_model(function),
             context_parameter=context_parameter,
             in_thread=(not is_async) if in_thread is None else in_thread and not is_async,
+            normalise=normaliser(inlined(arguments.model_json_schema())),
         )
 
     return build(function) if function is not None else build
 
 
-def describe_validation_error(tool_name: str, error: ValidationError, expected: Iterable[str]) -> str:
-    """One line per problem, each naming the argument and what it should be."""
-    lines = [f"Invalid arguments for tool {tool_name!r}:"]
-    for problem in error.errors(include_url=False):
+IGNORED_SHOWN: Final = 10
+_JSON_TYPES: Final = {
+    "str": "string",
+    "int": "integer",
+    "float": "number",
+    "dict": "object",
+    "list": "array",
+    "bool": "boolean",
+    "NoneType": "null",
+}
+
+
+def describe_problems(error: ValidationError | None, findings: Findings, expected: Iterable[str]) -> list[str]:
+    """One line per problem, each naming the argument and what it should be; then the arguments ignored, which
+    may be what the model meant to send (`old` for `oldText`)."""
+    lines = [
+        f"- {given}: unknown argument; did you mean {meant!r}? (a near miss of an argument is refused, not ignored)"
+        for given, meant in findings.near_misses
+    ]
+    for problem in error.errors(include_url=False) if error else ():
         where = ".".join(str(part) for part in problem["loc"]) or "(arguments)"
+        given = problem.get("input")
         if problem["type"] == "extra_forbidden":
             lines.append(f"- {where}: unknown argument; this tool takes: {', '.join(expected)}")
         elif problem["type"] == "missing":
             lines.append(f"- {where}: required argument is missing")
+        elif problem["type"] == "int_type" and isinstance(given, float):
+            lines.append(f"- {where}: expected a whole number, got {given!r}")
         else:
-            got = type(problem.get("input")).__name__
-            got = {
-                "str": "string",
-                "int": "integer",
-                "float": "number",
-                "dict": "object",
-                "list": "array",
-                "bool": "boolean",
-                "NoneType": "null",
-            }.get(got, got)
+            got = _JSON_TYPES.get(type(given).__name__, type(given).__name__)
             lines.append(f"- {where}: {problem['msg']} (got {got})")
-    return "\n".join(lines)
+    lines += [f"- {path}: unknown argument, ignored" for path in findings.ignored[:IGNORED_SHOWN]]
+    if len(findings.ignored) > IGNORED_SHOWN:
+        lines.append(f"- and {len(findings.ignored) - IGNORED_SHOWN} more unknown arguments, ignored")
+    return lines
+
+
+def refusal(spec: ToolSpec, error: ValidationError | None, findings: Findings) -> types.CallToolResult:
+    problems = describe_problems(error, findings, spec.arguments.model_fields)
+    return error_result("\n".join([f"Invalid arguments for tool {spec.name!r}:", *problems]))
 
 
 def error_result(message: str) -> types.CallToolResult:
@@ -267,10 +290,9 @@ class ToolRegistry:
         return await self.call(spec, params.arguments or {}, ToolContext(ctx))
 
     async def call(self, spec: ToolSpec, arguments: dict[str, Any], context: ToolContext) -> types.CallToolResult:
-        try:
-            validated = spec.arguments.model_validate(arguments)
-        except ValidationError as exc:
-            return error_result(describe_validation_error(spec.name, exc, spec.arguments.model_fields))
+        validated = self._validate(spec, arguments)
+        if isinstance(validated, types.CallToolResult):
+            return validated
         kwargs = dict(validated.__dict__)
         if spec.context_parameter:
             kwargs[spec.context_parameter] = context
@@ -283,6 +305,18 @@ class ToolRegistry:
             return error_result(
                 f"Internal error in tool {spec.name!r} ({type(exc).__name__}); the server log has details."
             )
+
+    @staticmethod
+    def _validate(spec: ToolSpec, arguments: dict[str, Any]) -> BaseModel | types.CallToolResult:
+        """The validated arguments, or the `isError` result that says what is wrong with them."""
+        given, findings = spec.normalise(arguments)
+        if findings.ignored:
+            logger.debug("%s: ignoring unknown argument(s) %s", spec.name, ", ".join(findings.ignored))
+        try:
+            validated = spec.arguments.model_validate(given)
+        except ValidationError as exc:
+            return refusal(spec, exc, findings)
+        return refusal(spec, None, findings) if findings.near_misses else validated
 
     @staticmethod
     async def _run(spec: ToolSpec, kwargs: dict[str, Any], context: ToolContext) -> Any:

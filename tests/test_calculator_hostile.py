@@ -170,7 +170,7 @@ HOSTILE: list[tuple[str, dict[str, Any], str]] = [
     (*calc("x", variables={f"v{i}": i for i in range(101)}), "Invalid argument"),
     (*calc("x", variables={"x": [1, 2]}), "Invalid arguments"),
     ("calculate", {"expression": 42}, "Invalid arguments"),
-    ("calculate", {"expression": "1", "code": "import os"}, "Invalid arguments"),
+    ("calculate", {"expression": "1", "Expression": "import os"}, "Invalid arguments"),  # a near miss: refused
     ("statistics", {"data": list(range(10_001))}, "Invalid arguments"),
     ("statistics", {"data": []}, "Invalid arguments"),
     ("statistics", {"data": ["1e999999999"]}, "Digit limit"),

@@ -102,7 +102,7 @@ def test_tools_in_both_eras_and_bad_input_keeps_serving(root: Path, modern: bool
             "leads above the allowed directory": ("write_file", {"path": "../outside.txt", "content": "x"}),
             "NUL byte": ("read_text_file", {"path": "a.txt\u0000.png"}),
             "does not exist": ("get_file_info", {"path": "nope"}),
-            "unknown argument": ("list_directory", {"path": ".", "recursive": True}),
+            "did you mean 'maxResults'": ("list_directory", {"path": ".", "max_results": 5}),
         }
         for expected, (name, arguments) in problems.items():
             assert expected in call_error(server, name, arguments, modern=modern)

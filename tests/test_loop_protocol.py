@@ -179,7 +179,9 @@ def test_wrong_argument_types_name_the_field_and_the_expectation(survivor):
     missing = survivor.call_tool("add", {})
     assert "a: required argument is missing" in missing["content"][0]["text"]
     extra = survivor.call_tool("echo", {"text": "x", "shout": True})
-    assert "shout: unknown argument; this tool takes: text, mode" in extra["content"][0]["text"]
+    assert extra == {"content": [{"type": "text", "text": "x"}], "isError": False}  # ignored, as zod does
+    near_miss = survivor.call_tool("echo", {"text": "x", "MODE": "upper"})
+    assert "MODE: unknown argument; did you mean 'mode'?" in near_miss["content"][0]["text"]
     wrong_choice = survivor.call_tool("echo", {"text": "x", "mode": "loud"})
     assert "mode:" in wrong_choice["content"][0]["text"] and "'plain' or 'upper'" in wrong_choice["content"][0]["text"]
 
@@ -259,6 +261,19 @@ def test_cancellation_stops_the_handler_and_no_response_is_sent(server):
     assert time.monotonic() - started < 5
     answered = {json.loads(line).get("id") for line in server.raw_stdout.splitlines()}
     assert slow not in answered and spin not in answered
+
+
+def test_a_cancellation_naming_the_id_as_a_string_counts_as_answered_at_eof(server):
+    """The SDK cancels request 5 for requestId "5" (it correlates ids as the TypeScript SDK does); the wait at
+    end of input must not then wait the whole grace period for an answer that never comes."""
+    slow = server.send_request("tools/call", {"name": "slow", "arguments": {"seconds": 20}})
+    time.sleep(0.2)
+    server.notify("notifications/cancelled", {"requestId": str(slow)})
+    assert_still_serving(server)
+    started = time.monotonic()
+    assert server.close() == 0
+    assert time.monotonic() - started < 5
+    assert slow not in {json.loads(line).get("id") for line in server.raw_stdout.splitlines()}
 
 
 def test_progress_is_reported_when_the_client_sends_a_token(survivor):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 from typing import Annotated, Any, Literal
 
@@ -12,10 +14,18 @@ from deskmcp.shared import stdio
 from deskmcp.shared.app import Service, build_server
 from deskmcp.shared.schema import portable
 from deskmcp.shared.settings import Secret, Setting, SettingsError, describe_settings, load_settings, whole_number
-from deskmcp.shared.stdio import EndOfInput, Oversize, classify, reader_thread, split_lines
+from deskmcp.shared.stdio import (
+    EndOfInput,
+    Oversize,
+    classify,
+    reader_thread,
+    serialize,
+    serialize_or_explain,
+    split_lines,
+)
 from deskmcp.shared.tools import StructuredResult, ToolContext, ToolRegistry, tool
 from mcp import Client, MCPError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 # --- split_lines --------------------------------------------------------------------------------------------
 
@@ -116,6 +126,30 @@ def test_a_fault_while_classifying_costs_one_line_not_the_reader(monkeypatch: py
     assert end is EndOfInput
 
 
+# --- serialize -----------------------------------------------------------------------------------------------
+
+
+def test_a_lone_surrogate_is_written_as_a_json_escape_and_other_text_as_utf8():
+    reply = types.JSONRPCResponse(jsonrpc="2.0", id="id\ud800", result={"text": "é\udfff", "n": 1})
+    line = serialize(reply)
+    assert line == b'{"jsonrpc":"2.0","id":"id\\ud800","result":{"text":"\\u00e9\\udfff","n":1}}\n'
+    assert json.loads(line) == {"jsonrpc": "2.0", "id": "id\ud800", "result": {"text": "é\udfff", "n": 1}}
+    plain = serialize(types.JSONRPCResponse(jsonrpc="2.0", id=1, result={"text": "é"}))
+    assert plain == '{"jsonrpc":"2.0","id":1,"result":{"text":"é"}}\n'.encode()
+    assert serialize(stdio.error_message("\ud800", -32600, "no")).startswith(b'{"jsonrpc":"2.0","id":"\\ud800"')
+
+
+def test_a_reply_that_cannot_be_serialised_becomes_internal_error_for_its_id():
+    reply = types.JSONRPCResponse(jsonrpc="2.0", id=7, result={"value": object()})
+    assert json.loads(serialize_or_explain(reply)) == {  # type: ignore[arg-type]
+        "jsonrpc": "2.0",
+        "id": 7,
+        "error": {"code": -32603, "message": "Internal error: the reply could not be serialised; see the server log"},
+    }
+    note = types.JSONRPCNotification(jsonrpc="2.0", method="notifications/message", params={"data": object()})
+    assert serialize_or_explain(note) is None
+
+
 # --- portable schemas ---------------------------------------------------------------------------------------
 
 
@@ -204,14 +238,127 @@ def test_two_tools_with_one_name_are_refused():
 
 
 @pytest.mark.anyio
-async def test_strict_validation_refuses_coercion():
+async def test_strict_validation_refuses_strings_and_booleans_for_numbers():
     registry = ToolRegistry([add])
     result = await registry.call(add, {"a": "5"}, None)  # type: ignore[arg-type]
     assert result.is_error and "a: Input should be a valid integer (got string)" in result.content[0].text
-    result = await registry.call(add, {"a": 5.0}, None)  # type: ignore[arg-type]
-    assert result.is_error
     result = await registry.call(add, {"a": True}, None)  # type: ignore[arg-type]
+    assert result.is_error and "a: Input should be a valid integer (got boolean)" in result.content[0].text
+
+
+# --- arguments as clients send them -------------------------------------------------------------------------
+
+
+class Change(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    oldText: str
+    count: int = 1
+
+
+@tool
+def change(
+    path: str,
+    edits: list[Change],
+    dryRun: bool = False,
+    limit: int | None = None,
+    weights: dict[str, int] | None = None,
+    base: Literal[10, 16] = 10,
+    value: int | float = 0,
+    ids: list[int] | None = None,
+) -> str:
+    """Report what arrived (JSON keeps 2 and 2.0 apart)."""
+    return json.dumps(
+        {"edits": [[e.oldText, e.count] for e in edits], "dryRun": dryRun, "limit": limit, "weights": weights}
+        | {"base": base, "value": value, "ids": ids}
+    )
+
+
+async def call_change(arguments: dict[str, Any]) -> types.CallToolResult:
+    return await ToolRegistry([change]).call(change, arguments, None)  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_unknown_arguments_are_ignored_at_every_depth_and_logged_at_debug(caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.DEBUG, logger="deskmcp.shared.tools")
+    result = await call_change(
+        {"path": "p", "encoding": "utf-8", "edits": [{"oldText": "a", "replaceAll": True}], "weights": {"w": 1}}
+    )
+    assert not result.is_error, result.content[0].text
+    assert json.loads(result.content[0].text)["edits"] == [["a", 1]]
+    assert "change: ignoring unknown argument(s) encoding, edits.0.replaceAll" in caplog.text
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("arguments", "line"),
+    [
+        ({"dry_run": True}, "- dry_run: unknown argument; did you mean 'dryRun'?"),
+        ({"dryrun": True}, "- dryrun: unknown argument; did you mean 'dryRun'?"),
+        ({"DryRun": True}, "- DryRun: unknown argument; did you mean 'dryRun'?"),
+        ({"dry-run": True}, "- dry-run: unknown argument; did you mean 'dryRun'?"),
+        ({"edits": [{"oldText": "a"}, {"oldText": "b", "Count": 2}]}, "- edits.1.Count: unknown argument; did you"),
+    ],
+)
+async def test_a_near_miss_of_a_known_argument_is_refused_not_ignored(arguments: dict[str, Any], line: str):
+    """Ignoring `dry_run: true` would write for real: the opposite of what the model asked."""
+    result = await call_change({"path": "p", "edits": [], **arguments})
     assert result.is_error
+    assert line in result.content[0].text
+    assert "(a near miss of an argument is refused, not ignored)" in result.content[0].text
+
+
+@pytest.mark.anyio
+async def test_a_refusal_lists_near_misses_problems_and_then_what_was_ignored():
+    result = await call_change({"Path": "p", "edits": [{"old": "a"}], "x": 1})
+    assert result.content[0].text.splitlines() == [
+        "Invalid arguments for tool 'change':",
+        "- Path: unknown argument; did you mean 'path'? (a near miss of an argument is refused, not ignored)",
+        "- path: required argument is missing",
+        "- edits.0.oldText: required argument is missing",
+        "- edits.0.old: unknown argument, ignored",
+        "- x: unknown argument, ignored",
+    ]
+
+
+@pytest.mark.anyio
+async def test_integral_numbers_are_accepted_for_integers_everywhere():
+    result = await call_change(
+        {
+            "path": "p",
+            "edits": [{"oldText": "a", "count": 2.0}],
+            "limit": 1e1,
+            "weights": {"w": 3.0},
+            "base": 16.0,
+            "ids": [1.0, 2],
+            "value": 2.0,
+        }
+    )
+    assert not result.is_error, result.content[0].text
+    received = json.loads(result.content[0].text)
+    assert received["edits"] == [["a", 2]] and type(received["edits"][0][1]) is int
+    assert received["limit"] == 10 and type(received["limit"]) is int
+    assert received["weights"] == {"w": 3} and type(received["weights"]["w"]) is int
+    assert received["base"] == 16 and type(received["base"]) is int
+    assert received["ids"] == [1, 2] and all(type(i) is int for i in received["ids"])
+    assert type(received["value"]) is float  # a union that takes any number keeps what was sent
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("arguments", "line"),
+    [
+        ({"limit": 1.5}, "- limit: expected a whole number, got 1.5"),
+        ({"edits": [{"oldText": "a", "count": 0.5}]}, "- edits.0.count: expected a whole number, got 0.5"),
+        ({"ids": [1, 2.5]}, "- ids.1: expected a whole number, got 2.5"),
+        ({"weights": {"w": -0.25}}, "- weights.w: expected a whole number, got -0.25"),
+        ({"limit": "10"}, "- limit: Input should be a valid integer (got string)"),
+        ({"limit": True}, "- limit: Input should be a valid integer (got boolean)"),
+    ],
+)
+async def test_a_fractional_number_string_or_boolean_for_an_integer_is_refused(arguments: dict[str, Any], line: str):
+    result = await call_change({"path": "p", "edits": [], **arguments})
+    assert result.is_error
+    assert line in result.content[0].text.splitlines()
 
 
 @pytest.mark.anyio
