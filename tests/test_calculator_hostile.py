@@ -204,6 +204,7 @@ def server() -> Any:
     with pipe_server(deskmcp_command("calculator")) as process:
         process.initialize()
         process.call_tool("calculate", {"expression": "sqrt(2)"})  # warm: mpmath is imported on first use
+        process.call_tool("calculate", {"expression": "3248!"})  # and the worker process started
         yield process
         assert process.call_tool("calculate", {"expression": "6*7"})["content"][0]["text"] == "42"
         assert process.close() == 0

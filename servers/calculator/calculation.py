@@ -69,12 +69,12 @@ def present(outcome: Outcome, precision: int, base: int, budget: Budget) -> Answ
 def present_exact(value: Fraction, precision: int, budget: Budget) -> Answer:
     """The exact form in `value`; in the text too when it is short, else the decimal and how long it is."""
     budget.charge(2 * quadratic_us("render", bits(value)), "writing out the result")
-    decimal = approximate(value, precision)
     if not fits_in_value(value):
+        decimal = approximate(value, precision)
         return Answer(decimal, False, decimal, f"≈ {decimal} ({exact_size(value)}: {TOO_LONG_FOR_VALUE})")
     text = exact_text(value)
-    if value.denominator == 1 and len(text) - (value < 0) <= precision:
-        decimal = text
+    short_integer = value.denominator == 1 and len(text) - (value < 0) <= precision
+    decimal = text if short_integer else approximate(value, precision)
     if not shown_in_full(text):
         return Answer(text, True, decimal, f"≈ {decimal} ({exact_size(value)}: {TOO_LONG_FOR_TEXT})")
     return Answer(text, True, decimal, f"{text} ≈ {decimal}" if "/" in text else text)

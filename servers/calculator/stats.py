@@ -59,7 +59,6 @@ def summarize(
     if len(data) > limits.max_data:
         raise CalculationError(ARGUMENT, f"data has {len(data):,} values; at most {limits.max_data:,} are accepted.")
     budget.allow(len(data) * READ_US_PER_VALUE)  # the limit is for arithmetic, not for reading
-    budget.charge(len(data) * READ_US_PER_VALUE, "reading the data")
     pricing = _Pricing(len(data), limits, budget)
     values = [read_number(raw, limits, f"data[{index}]", budget, pricing.add) for index, raw in enumerate(data)]
     scale, scaled = _common_denominator(values, limits, budget, pricing.charged)
@@ -116,8 +115,9 @@ class _Pricing:
 
     Every value is scaled to an integer over one common denominator L, and L is at least 2^decimals of the
     value with the most decimals; so the largest value's digits plus L's are a lower bound on the widest
-    integer. Each value's power of ten is charged as it is seen, and so is the growth of (a lower bound of)
-    the sorts and sums, so hostile data is refused at the first value that makes it unaffordable.
+    integer. Each value's reading and power of ten are charged as it is seen, and so is the growth of (a lower
+    bound of) the sorts and sums, so hostile data is refused at the first value that makes it unaffordable:
+    on the event loop, without a trip to the worker process.
     """
 
     def __init__(self, count: int, limits: Limits, budget: Budget) -> None:
@@ -128,16 +128,17 @@ class _Pricing:
         self.charged = 0.0  # for the sorts and sums, topped up by `_common_denominator` once sizes are known
 
     def add(self, shape: Shape) -> None:
+        self.budget.charge(READ_US_PER_VALUE, "reading the data")
         self.largest = max(self.largest, shape.integer_digits)
         self.scale_digits = max(self.scale_digits, int(shape.decimals * LOG10_2))
         if self.largest + self.scale_digits - 2 > self.limits.max_digits:  # 2: both counts may be one over
             raise _span_error(self.limits)
-        self.budget.charge(power_of_ten_us(shape.power), "reading the values")
         widest_bits = int((self.largest + self.scale_digits) / LOG10_2)
-        if widest_bits > self.widest_bits:
+        if widest_bits > self.widest_bits:  # first: the largest charge, refused wherever it runs
             cost = _sums_us(self.count, widest_bits)
             self.budget.charge(cost - self.charged, "sorting and summing the values")
             self.widest_bits, self.charged = widest_bits, cost
+        self.budget.charge(power_of_ten_us(shape.power), "reading the values")
 
 
 def _sums_us(count: int, widest_bits: int) -> float:
