@@ -98,7 +98,8 @@ def test_a_cancelled_calculation_ends_its_worker_at_once() -> None:
         [worker] = workers_of(server)
         wait_until(lambda: cpu_seconds(worker) > 0.3, what="the calculation to start")
         server.notify("notifications/cancelled", {"requestId": request, "reason": "user"})
-        wait_until(lambda: not alive(worker), timeout=5, what="the worker to end")  # the work had seconds left
+        # A worker that finished its job would stay alive for the next one: gone means it was ended.
+        wait_until(lambda: not alive(worker), timeout=15, what="the worker to end")
         assert server.call_tool("calculate", {"expression": "6*7"})["structuredContent"]["value"] == "42"
         again = server.call_tool("calculate", {"expression": HEAVY})  # a fresh worker
         assert again["structuredContent"]["exact"] is True
@@ -184,7 +185,9 @@ async def test_the_pool_refuses_past_its_bounds() -> None:
     async with anyio.create_task_group() as group:
         for _ in range(3):  # one runs, two wait
             group.start_soon(submit, 10)
-        await anyio.sleep(0.2)
+        with anyio.fail_after(30):
+            while not pool.busy:  # the first job's worker is starting
+                await anyio.sleep(0.01)
         await submit(10)  # a third waiting job
         await submit(990)  # within the count, but over the bytes
         assert outcomes == [BUSY, BUSY]
