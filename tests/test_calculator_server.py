@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -31,15 +30,20 @@ def test_handshake_era_over_raw_pipes() -> None:
         assert set(tools) == {"calculate", "statistics"}
         assert tools["calculate"]["inputSchema"]["required"] == ["expression"]
         assert tools["calculate"]["annotations"]["readOnlyHint"] is True
-        for expression in ("2*(3+4)**2/7", "1/3", "sqrt(2)", "2**64 > 1e19", "sin(pi)"):
+        for expression in ("2*(3+4)**2/7", "1/3", "sqrt(2)", "2**64 > 1e19", "sin(1)", "(1+1/1000)**1000"):
             result = server.call_tool("calculate", {"expression": expression})
             jsonschema.validate(result["structuredContent"], tools["calculate"]["outputSchema"])
         for data in ([1, 2, 3, 4], [5]):
             result = server.call_tool("statistics", {"data": data})
             jsonschema.validate(result["structuredContent"], tools["statistics"]["outputSchema"])
-        big = server.call_tool("calculate", {"expression": "10**9999 + 1"})["structuredContent"]
-        assert len(big["value"]) == 10_000 and big["value"].startswith("1000") and big["value"].endswith("0001")
-        assert big["decimal"] == "1e+9999"
+        big = server.call_tool("calculate", {"expression": "10**9999 + 1"})
+        value = big["structuredContent"]["value"]
+        assert len(value) == 10_000 and value.startswith("1000") and value.endswith("0001")
+        assert big["structuredContent"]["decimal"] == "1e+9999"
+        assert text_of(big) == (
+            "≈ 1e+9999 (exactly an integer of 10,000 digits: too long to show here; the structured result's "
+            "`value` has it in full)"
+        )
         refused = server.call_tool("calculate", {"expression": "9**9**9"})
         assert refused["isError"] and text_of(refused).startswith("Digit limit:")
         assert server.call_tool("calculate", {"expression": "6*7"})["structuredContent"]["value"] == "42"
@@ -140,27 +144,6 @@ def test_settings_change_precision_and_limits() -> None:
         slow = server.call_tool("calculate", {"expression": "sin(1) + sin(2)", "precision": 1000})
         assert text_of(slow).startswith("Time limit:") and "(DESKMCP_CALCULATOR_TIME_LIMIT_MS)" in text_of(slow)
         assert server.close() == 0
-
-
-def test_a_cancelled_calculation_stops_working() -> None:
-    """Work moved to a worker thread stops at its next step once the client cancels the request."""
-    expression = "+".join(["comb(33000, 16500)"] * 300)  # about 16 s of estimated arithmetic: allowed below
-    with pipe_server(CALCULATOR, env={"DESKMCP_CALCULATOR_TIME_LIMIT_MS": "60000"}) as server:
-        server.initialize()
-        idle = server.cpu_seconds()
-        request = server.send_request("tools/call", {"name": "calculate", "arguments": {"expression": expression}})
-        deadline = time.monotonic() + 30
-        while server.cpu_seconds() - idle < 0.3 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert server.cpu_seconds() - idle >= 0.3, "the calculation did not start"
-        server.notify("notifications/cancelled", {"requestId": request, "reason": "user"})
-        cpu_before = server.cpu_seconds()
-        time.sleep(1.5)
-        assert server.cpu_seconds() - cpu_before < 0.5, "the calculation kept running after cancellation"
-        assert server.call_tool("calculate", {"expression": "6*7"})["structuredContent"]["value"] == "42"
-        assert server.close() == 0
-    assert all(json.loads(line).get("id") != request for line in server.raw_stdout.splitlines())
-    assert "Traceback" not in server.stderr
 
 
 def test_a_bad_setting_stops_the_server_before_it_serves() -> None:

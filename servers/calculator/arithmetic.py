@@ -3,8 +3,11 @@
 Every operation sizes its result and prices its work *before* running (see `limits`). Exact operands give
 exact results; an interval appears only when a result is irrational, and from then on the value is an
 interval certain to contain the truth. When an interval is too wide to decide something (a sign, a floor,
-a comparison) the step raises `Undetermined` and the evaluator retries with more digits; in the final
-round it gives a definite answer or a definite error instead.
+a comparison) the step raises `Undetermined` and the evaluator retries with more digits, or refuses once it
+can try no more: an answer is never decided by a guess.
+
+An exact result too long for the digit limit (0.99**5000 has 10,001 digits) is computed as an interval
+instead, when its magnitude is within the limit; only a magnitude beyond 1e±max_digits is refused.
 """
 
 from __future__ import annotations
@@ -16,16 +19,17 @@ from fractions import Fraction
 from typing import Any, Final
 
 from deskmcp.servers.calculator import inexact
-from deskmcp.servers.calculator.errors import (
-    DIGIT_LIMIT,
-    DIVISION_BY_ZERO,
-    DOMAIN,
-    UNDETERMINED,
-    CalculationError,
-    Undetermined,
-)
+from deskmcp.servers.calculator.errors import DIGIT_LIMIT, DIVISION_BY_ZERO, DOMAIN, CalculationError, Undetermined
 from deskmcp.servers.calculator.exact import bits, count_text, digits_of_bits, rational_root
-from deskmcp.servers.calculator.limits import LOG10_2, STEP_US, Budget, Limits, Offload, interval_us, quadratic_us
+from deskmcp.servers.calculator.limits import (
+    LOG10_2,
+    STEP_US,
+    Budget,
+    Limits,
+    NeedsIntervals,
+    interval_us,
+    quadratic_us,
+)
 
 Value = Any  # Fraction | inexact.Interval
 COMPARISONS: Final[dict[str, Callable[[Any, Any], bool]]] = {
@@ -38,6 +42,7 @@ COMPARISONS: Final[dict[str, Callable[[Any, Any], bool]]] = {
 }
 _ZERO: Final = Fraction(0)
 _ONE: Final = Fraction(1)
+_MAYBE_ZERO: Final = "Whether it is exactly 0 (as pi - pi is) could not be decided: digits alone cannot prove a 0."
 
 
 def is_exact(value: Value) -> bool:
@@ -62,14 +67,12 @@ def describe(value: Value) -> str:
 class Arithmetic:
     """The operations of one evaluation round at `digits` working digits."""
 
-    def __init__(self, limits: Limits, budget: Budget, digits: int, *, final: bool) -> None:
+    def __init__(self, limits: Limits, budget: Budget, digits: int) -> None:
         self.limits = limits
         self.budget = budget
         self.digits = digits
-        self.final = final
         self.max_bits = int(limits.max_digits / LOG10_2)
         self.magnitude = 0  # largest decimal exponent of an interval, or of an exact number turned into one
-        self.notes: list[str] = []
         self._ctx: Any = None
 
     # --- intervals --------------------------------------------------------------------------------------
@@ -78,7 +81,7 @@ class Arithmetic:
     def ctx(self) -> Any:
         if self._ctx is None:
             if self.budget.on_loop and not inexact.loaded():
-                raise Offload  # importing mpmath would stall the loop
+                raise NeedsIntervals  # importing mpmath would stall the loop
             self._ctx = inexact.context(self.digits)
         return self._ctx
 
@@ -110,7 +113,7 @@ class Arithmetic:
         except (ValueError, ZeroDivisionError):  # an interval reaching past a domain edge (mpmath ComplexResult)
             result = None
         if not hasattr(result, "_mpi_"):  # no result, or a complex one
-            self.undetermined(f"the argument of {name} is too close to the edge of its domain", position, DOMAIN)
+            self.undetermined(f"the argument of {name} is too close to the edge of its domain", position)
         return self.checked(result, name, position)
 
     def checked(self, value: Any, what: str, position: int) -> Any:
@@ -122,18 +125,16 @@ class Arithmetic:
             return value
         limit = self.limits.max_digits
         self.magnitude = max(self.magnitude, inexact.magnitude(value))
-        if inexact.magnitude(value) > limit:
+        if inexact.reaches_power_of_ten(value, limit):
             detail = f"{what} would be about 1e{inexact.magnitude(value)}; values must stay below 1e{limit}"
             raise CalculationError(DIGIT_LIMIT, detail + " (DESKMCP_CALCULATOR_MAX_DIGITS).", position)
-        if direction is not None and inexact.smallest_magnitude(value) < -limit:
+        if direction is not None and inexact.falls_below_power_of_ten(value, -limit):
             detail = f"{what} would be about 1e{inexact.smallest_magnitude(value)}; values must stay above 1e-{limit}"
             raise CalculationError(DIGIT_LIMIT, detail + " (DESKMCP_CALCULATOR_MAX_DIGITS).", position)
         return value
 
-    def undetermined(self, detail: str, position: int | None, kind: str = UNDETERMINED) -> None:
-        if not self.final:
-            raise Undetermined(detail, position)
-        raise CalculationError(kind, f"{detail} (even with {self.digits} digits of working precision).", position)
+    def undetermined(self, detail: str, position: int | None, advice: str = "") -> None:
+        raise Undetermined(detail, position, advice=advice)
 
     def require(
         self,
@@ -161,9 +162,7 @@ class Arithmetic:
         if below(last) or above(first):
             raise CalculationError(DOMAIN, f"{name} is defined for {needs}; got {describe(value)}.", position)
         if below(first) or above(last):
-            self.undetermined(
-                f"the argument of {name} is too close to the edge of its domain ({needs})", position, DOMAIN
-            )
+            self.undetermined(f"the argument of {name} is too close to the edge of its domain ({needs})", position)
 
     def _note_closeness(self, value: Fraction, *edges: Fraction | None) -> None:
         """An exact value 1e-50 from a domain edge needs about 50 more working digits to stay clear of it."""
@@ -180,6 +179,9 @@ class Arithmetic:
         return inexact.sign(value)
 
     # --- exact sizes ------------------------------------------------------------------------------------
+
+    def fits(self, numerator_bits: int, denominator_bits: int) -> bool:
+        return max(numerator_bits, denominator_bits) <= self.max_bits
 
     def sized(self, numerator_bits: int, denominator_bits: int, what: str, position: int | None) -> int:
         """The larger size, or a digit-limit error before a result that big is built."""
@@ -214,23 +216,21 @@ class Arithmetic:
                 a.numerator.bit_length() + b.denominator.bit_length(),
                 b.numerator.bit_length() + a.denominator.bit_length(),
             )
-            size = self.sized(numerator + 1, a.denominator.bit_length() + b.denominator.bit_length(), what, position)
-            self._charge_exact(a, b, size, what, position, additive=True)
-            return a - b if subtract else a + b
+            denominator = a.denominator.bit_length() + b.denominator.bit_length()
+            if self.fits(numerator + 1, denominator):
+                self._charge_exact(a, b, max(numerator + 1, denominator), what, position, additive=True)
+                return a - b if subtract else a + b
         return self._interval_step(operator.sub if subtract else operator.add, a, b, what, position)
 
     def multiply(self, a: Value, b: Value, position: int) -> Value:
         if (is_exact(a) and a == 0) or (is_exact(b) and b == 0):
             return _ZERO  # zero times any finite value, exact or not
         if is_exact(a) and is_exact(b):
-            size = self.sized(
-                a.numerator.bit_length() + b.numerator.bit_length(),
-                a.denominator.bit_length() + b.denominator.bit_length(),
-                "this multiplication",
-                position,
-            )
-            self._charge_exact(a, b, size, "this multiplication", position, additive=False)
-            return a * b
+            numerator = a.numerator.bit_length() + b.numerator.bit_length()
+            denominator = a.denominator.bit_length() + b.denominator.bit_length()
+            if self.fits(numerator, denominator):
+                self._charge_exact(a, b, max(numerator, denominator), "this multiplication", position, additive=False)
+                return a * b
         return self._interval_step(operator.mul, a, b, "this multiplication", position)
 
     def divide(self, a: Value, b: Value, position: int) -> Value:
@@ -238,14 +238,11 @@ class Arithmetic:
         if is_exact(a) and a == 0:
             return _ZERO
         if is_exact(a) and is_exact(b):
-            size = self.sized(
-                a.numerator.bit_length() + b.denominator.bit_length(),
-                a.denominator.bit_length() + b.numerator.bit_length(),
-                "this division",
-                position,
-            )
-            self._charge_exact(a, b, size, "this division", position, additive=False)
-            return a / b
+            numerator = a.numerator.bit_length() + b.denominator.bit_length()
+            denominator = a.denominator.bit_length() + b.numerator.bit_length()
+            if self.fits(numerator, denominator):
+                self._charge_exact(a, b, max(numerator, denominator), "this division", position, additive=False)
+                return a / b
         return self._interval_step(operator.truediv, a, b, "this division", position)
 
     def _nonzero_divisor(self, divisor: Value, position: int) -> None:
@@ -254,7 +251,7 @@ class Arithmetic:
             raise CalculationError(DIVISION_BY_ZERO, "the divisor is zero.", position)
         if direction is None:
             bound = f"1e{inexact.magnitude(divisor) + 1}"
-            self.undetermined(f"the divisor is zero to within {bound}", position, DIVISION_BY_ZERO)
+            self.undetermined(f"the divisor is 0 to within {bound}", position, _MAYBE_ZERO)
 
     def floor_divide(self, a: Value, b: Value, position: int) -> Fraction:
         self._nonzero_divisor(b, position)
@@ -268,30 +265,33 @@ class Arithmetic:
         """a - b*floor(a/b): the result has the sign of b, as in Python."""
         self._nonzero_divisor(b, position)
         if is_exact(a) and is_exact(b):
-            size = self.sized(
-                b.numerator.bit_length() + a.denominator.bit_length(),
-                a.denominator.bit_length() + b.denominator.bit_length(),
-                "this remainder",
-                position,
-            )
-            self._charge_exact(a, b, size, "this remainder", position, additive=False)
-            return a % b
+            numerator = b.numerator.bit_length() + a.denominator.bit_length()
+            denominator = a.denominator.bit_length() + b.denominator.bit_length()
+            if self.fits(numerator, denominator):
+                self._charge_exact(a, b, max(numerator, denominator), "this remainder", position, additive=False)
+                return a % b
         quotient = self.floor_divide(a, b, position)
         return self.add(a, self.multiply(b, quotient, position), position, subtract=True)
 
     def compare(self, symbol: str, a: Value, b: Value, position: int) -> bool:
+        direction = self.order(a, b, position)
+        if direction is None:
+            difference = self.add(a, b, position, subtract=True)
+            bound = f"1e{inexact.magnitude(difference) + 1}"
+            advice = (
+                "Whether they are equal could not be decided: digits alone cannot prove that two different "
+                "expressions are equal (sqrt(2)**2 == 2), only that they differ."
+            )
+            self.undetermined(f"the two sides of {symbol} agree to within {bound}", position, advice)
+        return COMPARISONS[symbol](direction, 0)
+
+    def order(self, a: Value, b: Value, position: int) -> int | None:
+        """-1, 0 or 1 as a is below, equal to or above b; None when the intervals cannot tell yet."""
         if is_exact(a) and is_exact(b):
             self._charge_exact(a, b, max(bits(a), bits(b)), "this comparison", position, additive=False)
-            return COMPARISONS[symbol](a, b)
-        difference = self.add(a, b, position, subtract=True)
-        direction = self.sign(difference)
-        if direction is None:
-            bound = f"1e{inexact.magnitude(difference) + 1}"
-            if not self.final:
-                raise Undetermined(f"the two sides agree to within {bound}", position)
-            self.notes.append(f"the two sides of {symbol} agree to within {bound} and were taken as equal")
-            direction = 0
-        return COMPARISONS[symbol](direction, 0)
+            return (a > b) - (a < b)
+        direction = self.sign(self.add(a, b, position, subtract=True))
+        return None if direction == 0 else direction  # an interval difference of exactly 0 is two equal points
 
     def integer_part(self, value: Value, rounding: Callable[[Fraction], Any], name: str, position: int) -> Fraction:
         """floor/ceil/trunc/round of a value: exact even for an interval, once both ends agree."""
@@ -322,12 +322,14 @@ class Arithmetic:
             if abs(base) == 1:
                 return _ONE if base == 1 or n % 2 == 0 else -_ONE
             top, bottom = (base.numerator, base.denominator) if n >= 0 else (base.denominator, base.numerator)
-            size = self.sized(_power_bits(abs(top), n), _power_bits(abs(bottom), n), "this power", position)
-            self.budget.charge(quadratic_us("power", size), "this power", position)
-            return base**n
+            top_bits, bottom_bits = _power_bits(abs(top), n), _power_bits(abs(bottom), n)
+            if self.fits(top_bits, bottom_bits) or bottom_bits == 1:  # an integer: its digits are its magnitude
+                size = self.sized(top_bits, bottom_bits, "this power", position)
+                self.budget.charge(quadratic_us("power", size), "this power", position)
+                return base**n
         if n in (0, 1):
             return _ONE if n == 0 else base  # x**0 is exactly 1 even when x is irrational
-        direction = inexact.sign(base)
+        direction = self.sign(base)
         if n < 0 and direction is None:
             self.undetermined("the base of this negative power is zero to within its error", position)
         size = _times(n, _log10_abs(base))
@@ -337,7 +339,8 @@ class Arithmetic:
                 DIGIT_LIMIT, f"{detail}; values must stay within 1e±{self.limits.max_digits}.", position
             )
         weight = 1 + abs(n).bit_length() / 8
-        return self.function("this power", lambda ctx: inexact.integer_power(ctx, base, n), position, weight)
+        x = self.interval(base)
+        return self.function("this power", lambda ctx: inexact.integer_power(ctx, x, n), position, weight)
 
     def _rational_power(self, base: Fraction, exponent: Fraction, position: int) -> Value:
         p, q = exponent.numerator, exponent.denominator
@@ -370,7 +373,7 @@ class Arithmetic:
         if direction == 0:
             if self.sign(exponent) == 1:
                 return _ZERO
-            self.undetermined("0 to this power is undefined or infinite", position, DIVISION_BY_ZERO)
+            self.undetermined("0 to this power is undefined or infinite", position)
         self._check_power_magnitude(base, exponent, position)
         x, y = self.interval(base), self.interval(exponent)
         return self.function("this power", lambda ctx: x**y, position, weight=3)

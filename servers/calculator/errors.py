@@ -16,6 +16,8 @@ TIME_LIMIT: Final = "Time limit"
 DIVISION_BY_ZERO: Final = "Division by zero"
 DOMAIN: Final = "Domain error"
 UNDETERMINED: Final = "Undetermined"
+BUSY: Final = "Busy"
+WORKER: Final = "Worker stopped"
 
 _EXCERPT: Final = 36
 
@@ -34,6 +36,10 @@ class CalculationError(Exception):
         self.position = position
         self.source: str | None = None
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled whole (kind, detail, position and source), to come back from the worker process."""
+        return (_restore, (self.kind, self.detail, self.position, self.source))
+
     def __str__(self) -> str:
         message = f"{self.kind}: {self.detail}"
         if self.position is None or self.source is None:
@@ -41,13 +47,31 @@ class CalculationError(Exception):
         return f"{message}\n{caret(self.source, self.position)}"
 
 
-class Undetermined(Exception):
-    """The value is not known well enough at this working precision; the evaluator retries with more digits."""
+def _restore(kind: str, detail: str, position: int | None, source: str | None) -> CalculationError:
+    error = CalculationError(kind, detail, position)
+    error.source = source
+    return error
 
-    def __init__(self, detail: str, position: int | None) -> None:
+
+class Undetermined(Exception):
+    """The value is not known well enough at this working precision; the evaluator retries with more digits.
+
+    `digits` is the working precision a retry needs, when the step can tell (else the evaluator doubles it);
+    `advice` is the sentence the final error ends with.
+    """
+
+    def __init__(self, detail: str, position: int | None, *, advice: str = "", digits: int | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.position = position
+        self.advice = advice
+        self.digits = digits
+
+    def error(self, working_digits: int, *, time_limited: bool) -> CalculationError:
+        """The refusal once no more digits can be tried: at the digit cap, or when the time limit is reached."""
+        most = " (as many as DESKMCP_CALCULATOR_TIME_LIMIT_MS allows)" if time_limited else ""
+        text = f"{self.detail}, even with {working_digits:,} digits of working precision{most}."
+        return CalculationError(UNDETERMINED, f"{text} {self.advice}" if self.advice else text, self.position)
 
 
 def caret(source: str, position: int) -> str:

@@ -2,102 +2,95 @@
 
 Inexact values are intervals. A round evaluates the tree at some working precision; if the result's
 interval does not round to a single value at the requested digits (or a sign, floor or comparison could not
-be decided), the next round uses twice the digits. Exact sub-results are kept between rounds. The last round
-gives a definite answer: a value that rounds uniquely, a zero within a stated bound, or an error.
+be decided), the next round uses more digits. Exact sub-results are kept between rounds. Rounds go on while
+the time budget allows, up to the digit limit; then the answer is a definite error that says what could not
+be decided. A value is 0 only when it is exactly 0: an interval around 0 is never rounded to it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Final
 
 from deskmcp.servers.calculator import inexact
 from deskmcp.servers.calculator.arithmetic import Arithmetic, Value, is_exact
-from deskmcp.servers.calculator.errors import UNDETERMINED, CalculationError, Undetermined
+from deskmcp.servers.calculator.errors import TIME_LIMIT, CalculationError, Undetermined
 from deskmcp.servers.calculator.exact import bits
 from deskmcp.servers.calculator.functions import FUNCTIONS
 from deskmcp.servers.calculator.limits import LOG10_2, STEP_US, Budget, Limits, quadratic_us
 from deskmcp.servers.calculator.parser import Call, Chain, Comparison, Constant, Negate, Node, Number, Power
-from deskmcp.servers.calculator.render import Rounded, round_significant
+from deskmcp.servers.calculator.render import Rounded, format_rounded, round_significant
 
 GUARD_DIGITS: Final = 10
-ROUNDS_OF_DOUBLING: Final = 1  # beyond the first round and the magnitudes the expression itself involves
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """An exact rational, a truth value, or a value rounded to the requested significant digits."""
 
     exact: Fraction | None = None
     truth: bool | None = None
     rounded: Rounded | None = None
-    zero_within: int | None = None  # the value is 0 to within 10^zero_within
-    notes: list[str] = field(default_factory=list)
 
 
 def evaluate(tree: Node | Comparison, precision: int, limits: Limits, budget: Budget) -> Outcome:
     cache: dict[int, Fraction] = {}
     start = precision + GUARD_DIGITS
     cap = limits.max_digits + start
-    digits, magnitude = start, 0
+    digits = start
+    undecided: Undetermined | None = None
     while True:
-        # How far to go when a value is indistinguishable from zero: twice the start, plus room for
-        # cancellation between the largest values involved (10**50 + pi - 10**50).
-        ceiling = min((start + 2 * magnitude) << ROUNDS_OF_DOUBLING, cap)
-        arithmetic = Arithmetic(limits, budget, digits, final=digits >= ceiling)
+        arithmetic = Arithmetic(limits, budget, digits)
         try:
-            outcome = _round(_Walker(arithmetic, budget, cache), tree, precision, arithmetic.final)
-        except Undetermined:
-            outcome = None
-        if isinstance(outcome, Outcome):
-            return outcome
-        magnitude = max(magnitude, arithmetic.magnitude)
-        if outcome is None:
-            ceiling = min((start + 2 * magnitude) << ROUNDS_OF_DOUBLING, cap)
-            digits = min(digits * 2, max(ceiling, digits + 1))
-        else:
-            digits = min(outcome, cap)
+            return _round(_Walker(arithmetic, budget, cache), tree, precision)
+        except Undetermined as why:
+            if digits >= cap:
+                raise why.error(digits, time_limited=False) from None
+            undecided, tried = why, digits
+        except CalculationError as error:
+            if error.kind != TIME_LIMIT or undecided is None:
+                raise
+            raise undecided.error(tried, time_limited=True) from None  # the digits it needs cost too much
+        # An exact number of 60 digits in the expression needs 60 working digits to stay distinct from its
+        # neighbours (1 + 1e-60 - 1): jump there, but at most 4x, since a round costs ~digits^2.
+        hint = min(start + arithmetic.magnitude, 4 * digits)
+        digits = min(cap, undecided.digits or max(2 * digits, hint))
 
 
-def _round(walker: _Walker, tree: Node | Comparison, precision: int, final: bool) -> Outcome | int | None:
-    """The outcome; or None to retry a value indistinguishable from zero; or the digits a retry needs."""
+def _round(walker: _Walker, tree: Node | Comparison, precision: int) -> Outcome:
+    """The outcome of one round, or `Undetermined` to try again with more digits."""
     if isinstance(tree, Comparison):
-        truth = walker.comparison(tree)
-        return Outcome(truth=truth, notes=walker.arithmetic.notes)
+        return Outcome(truth=walker.comparison(tree))
     value = walker.value(tree)
     if is_exact(value):
-        return Outcome(exact=value, notes=walker.arithmetic.notes)
+        return Outcome(exact=value)
+    if inexact.sign(value) == 0:  # the point interval [0, 0]: exactly 0
+        return Outcome(exact=Fraction(0))
     low, high = inexact.bounds(value)
     walker.budget.charge(2 * quadratic_us("render", max(bits(low), bits(high))), "rounding the result")
     if low <= 0 <= high:
-        return _zero(walker, value, precision) if final else None
+        bound = f"1e{inexact.magnitude(value) + 1}"
+        advice = (
+            "Whether it is exactly 0 (as sin(pi) is) or a smaller number could not be decided: digits alone "
+            "cannot prove a 0."
+        )
+        raise Undetermined(f"the value is 0 to within {bound}", None, advice=advice)
     first, last = round_significant(low, precision), round_significant(high, precision)
     if first == last:
-        return Outcome(rounded=first, notes=walker.arithmetic.notes)
+        return Outcome(rounded=first)
     ulp = Fraction(10) ** (first.exponent - precision + 1)
-    if high - low <= ulp / 10**GUARD_DIGITS:  # a near-tie: the midpoint rounds faithfully
-        return Outcome(rounded=round_significant((low + high) / 2, precision), notes=walker.arithmetic.notes)
-    digits = walker.arithmetic.digits
-    if digits >= walker.arithmetic.limits.max_digits + precision + GUARD_DIGITS:
-        raise CalculationError(UNDETERMINED, _too_few_digits(first, last, digits))
+    if high - low <= ulp / 10**GUARD_DIGITS:  # astride the halfway point between two roundings: maybe exactly
+        width = high - low
+        bound = (width.numerator.bit_length() - width.denominator.bit_length()) * 30103 // 100000 + 1
+        halves = f"{format_rounded(first, precision)} and {format_rounded(last, precision)}"
+        advice = f"Ask for precision={precision + 1} or more: to {precision} digits it could round either way."
+        raise Undetermined(f"the value is halfway between {halves} to within 1e{bound}", None, advice=advice)
     known = _digits_known(low, high)
-    return digits + max(precision + GUARD_DIGITS - known, GUARD_DIGITS)
-
-
-def _zero(walker: _Walker, value: Any, precision: int) -> Outcome:
-    if inexact.sign(value) == 0:
-        return Outcome(exact=Fraction(0), notes=walker.arithmetic.notes)
-    bound = inexact.magnitude(value) + 1
-    if bound > -precision:
-        detail = (
-            f"the result cancels to within 1e{bound} of zero and its sign could not be decided even with "
-            f"{walker.arithmetic.digits} digits of working precision. Rearrange the expression to avoid "
-            "subtracting nearly equal large numbers."
-        )
-        raise CalculationError(UNDETERMINED, detail)
-    return Outcome(zero_within=bound, notes=walker.arithmetic.notes)
+    retry = walker.arithmetic.digits + max(precision + GUARD_DIGITS - known, GUARD_DIGITS)
+    detail, advice = _too_few_digits(first, last)
+    raise Undetermined(detail, None, advice=advice, digits=retry)
 
 
 def _digits_known(low: Fraction, high: Fraction) -> int:
@@ -107,16 +100,14 @@ def _digits_known(low: Fraction, high: Fraction) -> int:
     return max(0, int((ratio.denominator.bit_length() - ratio.numerator.bit_length()) * LOG10_2))
 
 
-def _too_few_digits(first: Rounded, last: Rounded, digits: int) -> str:
+def _too_few_digits(first: Rounded, last: Rounded) -> tuple[str, str]:
     known = 0
     if first.exponent == last.exponent:
         pairs = zip(first.digits, last.digits, strict=False)
         known = next((index for index, (a, b) in enumerate(pairs) if a != b), min(len(first.digits), len(last.digits)))
-    return (
-        f"only {known} significant digits of the result could be determined with {digits} digits of working "
-        f"precision (the expression loses digits to cancellation). Ask for precision={max(known, 1)} or rearrange "
-        "the expression."
-    )
+    detail = f"only {known} significant digits of the result could be determined"
+    advice = f"Ask for precision={max(known, 1)}, or rearrange the expression: it loses digits to cancellation."
+    return detail, advice
 
 
 class _Walker:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from fractions import Fraction
-from typing import Final
+from typing import Final, NamedTuple
 
 from deskmcp.servers.calculator.errors import DIGIT_LIMIT, SYNTAX, CalculationError
 
@@ -54,30 +54,69 @@ def int_to_text(value: int) -> str:
     return int_to_text(high) + int_to_text(low).rjust(half, "0")
 
 
-def parse_literal(text: str, max_digits: int, position: int) -> Fraction:
-    """The exact value of a number literal (decimal, scientific, 0x/0b/0o; `_` separators allowed)."""
-    if text.isdigit() and len(text) <= _CHUNK:  # the tokenizer admits ASCII digits only
+class Shape(NamedTuple):
+    """What a literal's exact value will look like, read from its text alone: the digits of its integer
+    part, its decimals (of a mantissa without trailing zeros: its denominator is at least 2^decimals), and
+    the power of ten reading it builds."""
+
+    integer_digits: int
+    decimals: int
+    power: int
+
+
+_BASE_BITS: Final = {"0x": 4, "0b": 1, "0o": 3}
+
+
+def literal_shape(text: str, max_digits: int, position: int) -> Shape:
+    """The `Shape` of a number literal, or the digit-limit error `parse_literal` would raise; builds nothing."""
+    if text.isdigit():  # the common case, without the regular expression (the callers admit ASCII only)
         if len(text) > max_digits:
             raise _too_many_digits(text, len(text), max_digits, position)
-        return Fraction(int(text))
-    if text[:2].lower() in ("0x", "0b", "0o"):
-        value = int(text, 0)
-        if digits_of_bits(value.bit_length()) > max_digits:
-            raise _too_many_digits(text, digits_of_bits(value.bit_length()), max_digits, position)
-        return Fraction(value)
+        return Shape(len(text.lstrip("0")), 0, 0)
+    prefix = text[:2].lower()
+    if prefix in _BASE_BITS:
+        digits = digits_of_bits((len(text) - 2) * _BASE_BITS[prefix])  # an upper bound ("_" counted too)
+        return Shape(digits, 0, 0)
+    mantissa, scale = _decimal_parts(text, max_digits, position)
+    trailing = len(mantissa) - len(mantissa.rstrip("0"))
+    return Shape(max(len(mantissa) + scale, 0), max(-scale - trailing, 0), abs(scale))
+
+
+def _decimal_parts(text: str, max_digits: int, position: int) -> tuple[str, int]:
+    """The significant digits and the power of ten of a decimal literal ("" for 0), its size checked."""
     match = _DECIMAL.match(text.replace("_", "") if "_" in text else text)
     if match is None:
         raise CalculationError(SYNTAX, f"{text!r} is not a number", position)
     whole, fraction, exponent = match.group(1), match.group(2) or "", match.group(3) or ""
     mantissa = (whole + fraction).lstrip("0")
     if not mantissa:
-        return Fraction(0)  # 0e9999999999 is still 0
+        return "", 0  # 0e9999999999 is still 0
     if len(exponent.lstrip("+-").lstrip("0")) > _MAX_EXPONENT_CHARS:  # 1e0000000001 is only 10
         raise _too_many_digits(text, 10**_MAX_EXPONENT_CHARS, max_digits, position)
     scale = (int(exponent) if exponent else 0) - len(fraction)
     size = max(len(mantissa) + max(scale, 0), -scale)
     if size > max_digits:
         raise _too_many_digits(text, size, max_digits, position)
+    return mantissa, scale
+
+
+def parse_literal(text: str, max_digits: int, position: int) -> Fraction:
+    """The exact value of a number literal (decimal, scientific, 0x/0b/0o; `_` separators allowed).
+
+    Building 10**scale is the costly part of a short literal (1e9999); callers price it from `literal_shape`.
+    """
+    if text.isdigit() and len(text) <= _CHUNK:  # the tokenizer admits ASCII digits only
+        if len(text) > max_digits:
+            raise _too_many_digits(text, len(text), max_digits, position)
+        return Fraction(int(text))
+    if text[:2].lower() in _BASE_BITS:
+        value = int(text, 0)
+        if digits_of_bits(value.bit_length()) > max_digits:
+            raise _too_many_digits(text, digits_of_bits(value.bit_length()), max_digits, position)
+        return Fraction(value)
+    mantissa, scale = _decimal_parts(text, max_digits, position)
+    if not mantissa:
+        return Fraction(0)
     value = int_from_digits(mantissa)
     return Fraction(value * 10**scale) if scale >= 0 else Fraction(value, 10**-scale)
 

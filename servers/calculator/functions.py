@@ -3,7 +3,8 @@
 Each function takes its evaluated arguments (exact rationals or intervals) and returns a value. Exact inputs
 give exact results wherever the mathematics allows (sqrt(16/9) = 4/3, log(8, 2) = 3, cos(0) = 1, floor of
 anything decidable); otherwise the result is an interval from `inexact`. Integer functions size their
-result from a log-gamma estimate before computing it.
+result from a log-gamma estimate before computing it. The names follow Python's `math` module, so what a
+model writes from habit (fabs, fmod, expm1, lgamma, erf) works as it would there, but exactly.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final
 
-from deskmcp.servers.calculator import inexact
+from deskmcp.servers.calculator import inexact, special
 from deskmcp.servers.calculator.arithmetic import Arithmetic, Value, describe, is_exact
 from deskmcp.servers.calculator.errors import ARGUMENT, DIGIT_LIMIT, DOMAIN, CalculationError
-from deskmcp.servers.calculator.exact import bits, rational_log, rational_root, round_half_away
-from deskmcp.servers.calculator.limits import LOG10_2, quadratic_us
+from deskmcp.servers.calculator.exact import bits, digits_of_bits, rational_log, rational_root, round_half_away
+from deskmcp.servers.calculator.limits import LOG10_2, gamma_us, interval_us, quadratic_us
 
 CONSTANTS: Final = ("pi", "e", "tau")
 _LN10: Final = math.log(10)
@@ -65,17 +66,17 @@ def _check_exponent(ar: Arithmetic, x: Value, name: str, position: int) -> None:
         raise CalculationError(DIGIT_LIMIT, detail + " (DESKMCP_CALCULATOR_MAX_DIGITS).", position)
 
 
-def _unary(name: str, compute: Callable[..., Value], special: dict[Fraction, Fraction]) -> Function:
+def _unary(name: str, compute: Callable[..., Value], special: dict[Fraction, Fraction], weight: float = 4) -> Function:
     """A one-argument function built from mpmath primitives (see `inexact`), exact at `special` points.
 
-    Priced as four primitive calls: two primitives at each end of the argument's interval.
+    Priced by default as four primitive calls: two primitives at each end of the argument's interval.
     """
 
     def apply(ar: Arithmetic, args: list[Value], position: int) -> Value:
         x = args[0]
         if is_exact(x) and x in special:
             return special[x]
-        return ar.function(name, lambda ctx: compute(ctx, ar.interval(x)), position, weight=4)
+        return ar.function(name, lambda ctx: compute(ctx, ar.interval(x)), position, weight)
 
     return Function(1, 1, apply)
 
@@ -113,10 +114,16 @@ def _abs(ar: Arithmetic, args: list[Value], position: int) -> Value:
 
 
 def _extreme(largest: bool) -> Apply:
+    """max or min; two values too close to order are merged into an interval that holds either."""
+
     def apply(ar: Arithmetic, args: list[Value], position: int) -> Value:
         best = args[0]
         for value in args[1:]:
-            if ar.compare("<", best, value, position) == largest:
+            direction = ar.order(best, value, position)
+            if direction is None:
+                ar.budget.charge(interval_us(ar.digits, function=False), "max" if largest else "min", position)
+                best = inexact.extreme(ar.ctx, ar.interval(best), ar.interval(value), largest=largest)
+            elif (direction < 0) == largest:
                 best = value
         return best
 
@@ -231,6 +238,78 @@ def _logarithm(ar: Arithmetic, x: Value, base: Value | None, name: str, position
     return ar.divide(numerator, divisor, position)
 
 
+def _power_of_two(ar: Arithmetic, args: list[Value], position: int) -> Value:
+    return ar.power(Fraction(2), args[0], position)
+
+
+def _fmod(ar: Arithmetic, args: list[Value], position: int) -> Value:
+    """x - y * trunc(x / y), with the sign of x (C's fmod; Python's % takes the sign of y)."""
+    x, y = args
+    quotient = ar.integer_part(ar.divide(x, y, position), math.trunc, "fmod", position)
+    return ar.add(x, ar.multiply(y, quotient, position), position, subtract=True)
+
+
+def _erf_function(name: str, compute: Callable[..., Value], at_zero: Fraction) -> Function:
+    """erf or erfc: priced by the terms of the series at the argument's largest size (see `inexact`)."""
+    unary = _unary(name, compute, {_ZERO: at_zero})
+
+    def apply(ar: Arithmetic, args: list[Value], position: int) -> Value:
+        x = args[0]
+        low, high = (x, x) if is_exact(x) else inexact.bounds(x)
+        if name == "erfc" and low > 0 and low**2 > ar.limits.max_digits * _LN10 + 10:  # erfc(x) < e^(-x^2)
+            detail = f"erfc of {describe(x)} is below 1e-{ar.limits.max_digits}, the range values must stay in"
+            raise CalculationError(DIGIT_LIMIT, detail + " (DESKMCP_CALCULATOR_MAX_DIGITS).", position)
+        terms = special.series_terms(max(abs(low), abs(high)), ar.digits)
+        ar.budget.charge(2 * terms * 3 * interval_us(2 * ar.digits, function=False), name, position)
+        return unary.apply(ar, args, position)
+
+    return Function(1, 1, apply)
+
+
+def _gamma_function(name: str, compute: Callable[..., Value]) -> Apply:
+    """gamma or lgamma of a non-integer (or of an interval): mpmath's log-gamma, priced by its cold cost."""
+
+    def apply(ar: Arithmetic, args: list[Value], position: int) -> Value:
+        x = args[0]
+        low, high = (x, x) if is_exact(x) else inexact.bounds(x)
+        size = max(abs(low), abs(high))
+        if name == "gamma" and size > 2 and math.lgamma(float(min(size, 10**6))) / _LN10 > ar.limits.max_digits:
+            detail = f"gamma of {describe(x)} is beyond 1e±{ar.limits.max_digits}, the range values must stay in"
+            raise CalculationError(DIGIT_LIMIT, detail + " (DESKMCP_CALCULATOR_MAX_DIGITS).", position)
+        # below 0, sin(pi x) reduces an argument of that many more digits (as sin does)
+        extra = digits_of_bits(int(size).bit_length()) if low < 0 else 0
+        cost = gamma_us(ar.digits) * ((ar.digits + extra) / ar.digits) ** 2
+        ar.budget.charge(cost, name, position)
+        return ar.function(name, lambda ctx: compute(ctx, ar.interval(x, extra)), position, weight=0)
+
+    return apply
+
+
+def _pole(ar: Arithmetic, x: Value, name: str, position: int) -> int | None:
+    """x as an integer when it is one (a domain error at 0, -1, -2, ...), else None."""
+    if not is_exact(x) or x.denominator != 1:
+        return None
+    if x <= 0:
+        detail = f"{name} is undefined at 0 and the negative whole numbers (its poles); got {describe(x)}."
+        raise CalculationError(DOMAIN, detail, position)
+    return x.numerator
+
+
+def _gamma(ar: Arithmetic, args: list[Value], position: int) -> Value:
+    n = _pole(ar, args[0], "gamma", position)
+    if n is not None:
+        return _factorial(ar, [Fraction(n - 1)], position)  # gamma(n) = (n - 1)!, exactly
+    return _gamma_function("gamma", special.gamma)(ar, args, position)
+
+
+def _lgamma(ar: Arithmetic, args: list[Value], position: int) -> Value:
+    """ln|gamma(x)|, as Python's math.lgamma."""
+    n = _pole(ar, args[0], "lgamma", position)
+    if n in (1, 2):
+        return _ZERO
+    return _gamma_function("lgamma", special.log_gamma)(ar, args, position)
+
+
 def _log(ar: Arithmetic, args: list[Value], position: int) -> Value:
     return _logarithm(ar, args[0], args[1] if len(args) > 1 else None, "log", position)
 
@@ -296,6 +375,7 @@ def _hypot(ar: Arithmetic, args: list[Value], position: int) -> Value:
 
 FUNCTIONS: Final[dict[str, Function]] = {
     "abs": Function(1, 1, _abs),
+    "fabs": Function(1, 1, _abs),
     "round": Function(1, 2, _round),
     "floor": _rounding("floor", math.floor),
     "ceil": _rounding("ceil", math.ceil),
@@ -305,10 +385,19 @@ FUNCTIONS: Final[dict[str, Function]] = {
     "sqrt": Function(1, 1, _root("sqrt", 2, lambda ctx, x: ctx.sqrt(x), weight=1)),
     "cbrt": Function(1, 1, _root("cbrt", 3, inexact.cbrt, weight=4)),
     "exp": Function(1, 1, _exp),
+    "exp2": Function(1, 1, _power_of_two),
+    "expm1": _guarded(
+        _unary("expm1", inexact.expm1, {_ZERO: _ZERO}, weight=8), lambda ar, x, p: _check_exponent(ar, x, "expm1", p)
+    ),
+    "pow": Function(2, 2, lambda ar, args, position: ar.power(args[0], args[1], position)),
     "ln": Function(1, 1, lambda ar, args, position: _logarithm(ar, args[0], None, "ln", position)),
     "log": Function(1, 2, _log),
     "log2": Function(1, 1, _log_base("log2", 2)),
     "log10": Function(1, 1, _log_base("log10", 10)),
+    "log1p": _guarded(
+        _unary("log1p", inexact.log1p, {_ZERO: _ZERO}, weight=8),
+        _domain("log1p", "x > -1", low=-_ONE, open_low=True),
+    ),
     "sin": _periodic("sin", lambda ctx, x: ctx.sin(x), _ZERO),
     "cos": _periodic("cos", lambda ctx, x: ctx.cos(x), _ONE),
     "tan": _periodic("tan", lambda ctx, x: ctx.tan(x), _ZERO),
@@ -338,4 +427,9 @@ FUNCTIONS: Final[dict[str, Function]] = {
     "gcd": Function(1, None, _gcd),
     "lcm": Function(1, None, _lcm),
     "isqrt": Function(1, 1, _isqrt),
+    "fmod": Function(2, 2, _fmod),
+    "gamma": Function(1, 1, _gamma),
+    "lgamma": Function(1, 1, _lgamma),
+    "erf": _erf_function("erf", special.erf, _ZERO),
+    "erfc": _erf_function("erfc", special.erfc, _ONE),
 }

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from typing import Any
 
@@ -25,6 +26,11 @@ _local = threading.local()
 def loaded() -> bool:
     """Whether mpmath is already imported (importing it costs tens of milliseconds)."""
     return "mpmath" in sys.modules
+
+
+def load() -> None:
+    """Import mpmath's interval context (tens of milliseconds: done off the event loop, once)."""
+    import mpmath.ctx_iv  # noqa: F401
 
 
 def context(digits: int) -> Any:
@@ -83,8 +89,32 @@ def smallest_magnitude(value: Interval) -> int:
 
 
 def _decimal_exponent(raw: tuple[int, int, int, int]) -> int:
+    """About floor(log10 |raw|) (within one): |raw| is in [2^(exponent + bits - 1), 2^(exponent + bits))."""
     _, _, exponent, bit_count = raw
-    return int((exponent + bit_count) * LOG10_2)
+    return (2 * (exponent + bit_count) - 1) * 30103 // 200000  # integers: exponents can be beyond any float
+
+
+def _at_least_power_of_ten(raw: tuple[int, int, int, int], k: int) -> bool:
+    """|raw| >= 10^k, exactly; from the exponent alone unless |raw| is within a factor of 2 of 10^k."""
+    _, mantissa, exponent, bit_count = raw
+    if abs(exponent + bit_count) > 2**52:  # far beyond any limit (and any float)
+        return exponent + bit_count > 0
+    if (exponent + bit_count) * LOG10_2 < k - 1e-6:
+        return False
+    if (exponent + bit_count - 1) * LOG10_2 > k + 1e-6:
+        return True
+    scaled, power = (mantissa << max(exponent, 0), 1 << max(-exponent, 0))  # |raw| = scaled / power
+    return scaled * 10 ** max(-k, 0) >= power * 10 ** max(k, 0)
+
+
+def reaches_power_of_ten(value: Interval, k: int) -> bool:
+    """Whether some |v| in the (finite) interval is at least 10^k."""
+    return any(raw[1] and _at_least_power_of_ten(raw, k) for raw in value._mpi_)
+
+
+def falls_below_power_of_ten(value: Interval, k: int) -> bool:
+    """Whether some |v| in the interval (which must not contain 0) is below 10^k."""
+    return not all(_at_least_power_of_ten(raw, k) for raw in value._mpi_)
 
 
 def hull(ctx: Any, first: Interval, second: Interval) -> Interval:
@@ -94,6 +124,17 @@ def hull(ctx: Any, first: Interval, second: Interval) -> Interval:
     return ctx.make_mpf(
         (other_low if mpf_lt(other_low, low) else low, high if mpf_lt(other_high, high) else other_high)
     )
+
+
+def extreme(ctx: Any, first: Interval, second: Interval, *, largest: bool) -> Interval:
+    """max (or min) of two intervals: it contains the max (or min) of any two values taken from them."""
+    from mpmath.libmp import mpf_lt
+
+    def pick(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        return (b if mpf_lt(a, b) else a) if largest else (a if mpf_lt(a, b) else b)
+
+    (low, high), (other_low, other_high) = first._mpi_, second._mpi_
+    return ctx.make_mpf((pick(low, other_low), pick(high, other_high)))
 
 
 def monotone(ctx: Any, value: Interval, point: Callable[[Any, Interval], Interval]) -> Interval:
@@ -122,8 +163,48 @@ def integer_power(ctx: Any, x: Interval, n: int) -> Interval:
 # Point formulas chosen to avoid cancellation (expm1/log1p near zero); each encloses the true value.
 
 
+@contextmanager
+def more_digits(ctx: Any, extra: int) -> Iterator[None]:
+    digits = ctx.dps
+    ctx.dps = digits + extra
+    try:
+        yield
+    finally:
+        ctx.dps = digits
+
+
+def tiny(ctx: Any, x: Interval) -> bool:
+    """|x| < 10^-(dps+5): a two-term Taylor enclosure is as tight as the working precision (and |x| < 1/2)."""
+    return magnitude(x) < -(ctx.dps + 5)
+
+
+def _cancelling_digits(x: Interval) -> int:
+    """Digits lost when a function near 1 (exp, ln(1 + x)) is shifted by 1 for a small x: about -log10|x|."""
+    return max(0, -smallest_magnitude(x)) + 5
+
+
+def _expm1(ctx: Any, x: Interval) -> Interval:
+    """e^x - 1 for a point x: Taylor with its Lagrange remainder, e^x - 1 - x in [0, 2x^2] for |x| <= 1."""
+    if sign(x) == 0:
+        return x
+    if tiny(ctx, x):
+        return x + ctx.mpf([0, 2]) * (x * x)
+    with more_digits(ctx, _cancelling_digits(x)):
+        return ctx.exp(x) - 1
+
+
+def _log1p(ctx: Any, x: Interval) -> Interval:
+    """ln(1 + x) for a point x > -1; for |x| <= 1/2, ln(1 + x) - x is in [-x^2, 0]."""
+    if sign(x) == 0:
+        return x
+    if tiny(ctx, x):
+        return x + ctx.mpf([-1, 0]) * (x * x)
+    with more_digits(ctx, _cancelling_digits(x)):
+        return ctx.ln(1 + x)
+
+
 def _sinh(ctx: Any, x: Interval) -> Interval:
-    return (ctx.expm1(x) - ctx.expm1(-x)) / 2
+    return (_expm1(ctx, x) - _expm1(ctx, -x)) / 2
 
 
 def _tanh(ctx: Any, x: Interval) -> Interval:
@@ -132,7 +213,7 @@ def _tanh(ctx: Any, x: Interval) -> Interval:
     if _to_fraction(x._mpi_[0]) > Fraction(12 * ctx.dps + 100, 10):
         # 1 - tanh(x) < 2e^(-2x) < 10^-(dps+5): skip mpmath's exp of a huge argument, which can take minutes
         return ctx.make_mpf(((1 - ctx.mpf(10) ** -(ctx.dps + 5))._mpi_[0], ctx.mpf(1)._mpi_[1]))
-    grown = ctx.expm1(-2 * x)  # in (-1, 0]: no overflow for large x
+    grown = _expm1(ctx, -2 * x)  # in (-1, 0]: no overflow for large x
     return -grown / (grown + 2)
 
 
@@ -140,7 +221,7 @@ def _asinh(ctx: Any, x: Interval) -> Interval:
     if sign(x) == -1:
         return -_asinh(ctx, -x)
     square = x * x
-    return ctx.log1p(x + square / (1 + ctx.sqrt(square + 1)))
+    return _log1p(ctx, x + square / (1 + ctx.sqrt(square + 1)))
 
 
 def _acosh(ctx: Any, x: Interval) -> Interval:
@@ -148,7 +229,7 @@ def _acosh(ctx: Any, x: Interval) -> Interval:
 
 
 def _atanh(ctx: Any, x: Interval) -> Interval:
-    return ctx.log1p(2 * x / (1 - x)) / 2
+    return _log1p(ctx, 2 * x / (1 - x)) / 2
 
 
 def _asin(ctx: Any, x: Interval) -> Interval:
@@ -175,7 +256,7 @@ def _cosh_of_magnitude(ctx: Any, x: Interval) -> Interval:
     return (ctx.exp(x) + ctx.exp(-x)) / 2
 
 
-def _monotone_function(point: Callable[[Any, Interval], Interval]) -> Callable[[Any, Interval], Interval]:
+def monotone_function(point: Callable[[Any, Interval], Interval]) -> Callable[[Any, Interval], Interval]:
     """The interval function of a monotone point formula: the hull of its values at the two ends."""
     return lambda ctx, x: monotone(ctx, x, point)
 
@@ -184,12 +265,14 @@ def cosh(ctx: Any, x: Interval) -> Interval:
     return monotone(ctx, abs(x), _cosh_of_magnitude)  # even: monotone in |x|
 
 
-sinh = _monotone_function(_sinh)
-tanh = _monotone_function(_tanh)
-asinh = _monotone_function(_asinh)
-acosh = _monotone_function(_acosh)
-atanh = _monotone_function(_atanh)
-asin = _monotone_function(_asin)
-acos = _monotone_function(_acos)
-atan = _monotone_function(_atan)
-cbrt = _monotone_function(_cbrt)
+expm1 = monotone_function(_expm1)
+log1p = monotone_function(_log1p)
+sinh = monotone_function(_sinh)
+tanh = monotone_function(_tanh)
+asinh = monotone_function(_asinh)
+acosh = monotone_function(_acosh)
+atanh = monotone_function(_atanh)
+asin = monotone_function(_asin)
+acos = monotone_function(_acos)
+atan = monotone_function(_atan)
+cbrt = monotone_function(_cbrt)

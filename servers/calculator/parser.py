@@ -3,7 +3,7 @@
     comparison := sum (("==" | "!=" | "<" | "<=" | ">" | ">=") sum)*     (top level only)
     sum        := term (("+" | "-") term)*
     product    := unary (("*" | "/" | "//" | "%") unary)*
-    unary      := ("+" | "-") unary | atom "!"? (("**" | "^") unary)?   (right-associative: 2^3^2 = 2^9)
+    unary      := ("+" | "-") unary | atom "!"? SUPERSCRIPT? (("**" | "^") unary)?   (2^3^2 = 2^9; 3² = 3**2)
     atom       := NUMBER | CONSTANT | VARIABLE | FUNCTION "(" sum ("," sum)* ")" | "(" sum ")"
 
 This is our own parser, not Python's: user text is never handed to `eval`, `compile` or `ast`, and nothing
@@ -30,15 +30,22 @@ from deskmcp.servers.calculator.errors import (
     UNKNOWN_NAME,
     CalculationError,
 )
-from deskmcp.servers.calculator.exact import parse_literal
+from deskmcp.servers.calculator.exact import literal_shape, parse_literal
 from deskmcp.servers.calculator.functions import CONSTANTS, FUNCTIONS, Function
-from deskmcp.servers.calculator.limits import Limits
-from deskmcp.servers.calculator.tokens import END, NAME, NUMBER, Token, tokenize
+from deskmcp.servers.calculator.limits import Budget, Limits, power_of_ten_us
+from deskmcp.servers.calculator.tokens import END, INFINITY, NAME, NUMBER, SUPERSCRIPT, TIMES, Token, tokenize
 
 COMPARISON_OPERATORS: Final = frozenset({"==", "!=", "<", "<=", ">", ">="})
 _ADDITIVE: Final = frozenset({"+", "-"})
 _MULTIPLICATIVE: Final = frozenset({"*", "/", "//", "%"})
 _SHOWN_NAME: Final = 40  # characters of an unknown name echoed in a message
+# What can follow a '%' that is not the remainder: the end, a closing bracket, another operator, 'of'.
+_NOT_AN_OPERAND: Final = frozenset({")", ",", "*", "/", "//", "%", "**", "!", *COMPARISON_OPERATORS})
+PERCENT: Final = (
+    "'%' is the remainder operator (7 % 3 is 1), not a percent sign. Write a percentage as a fraction: "
+    "50% of 80 is 50/100*80 (or 0.5*80), and 80 plus 5% is 80*1.05."
+)
+_INFINITE_NAMES: Final = frozenset({"inf", "infinity", "nan"})
 
 
 @dataclass(slots=True, eq=False)
@@ -90,8 +97,10 @@ class Comparison:
 Node = Number | Constant | Negate | Chain | Power | Call
 
 
-def parse(source: str, limits: Limits, variables: Mapping[str, Fraction]) -> Node | Comparison:
-    """The tree of `source`, or a `CalculationError` saying what is wrong and where."""
+def parse(source: str, limits: Limits, variables: Mapping[str, Fraction], budget: Budget) -> Node | Comparison:
+    """The tree of `source`, or a `CalculationError` saying what is wrong and where.
+
+    Literals are read as they are parsed; the power of ten a short one can need (1e9999) is charged first."""
     if len(source) > limits.max_length:
         detail = (
             f"the expression has {len(source):,} characters; at most {limits.max_length:,} are accepted. "
@@ -100,16 +109,19 @@ def parse(source: str, limits: Limits, variables: Mapping[str, Fraction]) -> Nod
         raise CalculationError(LENGTH_LIMIT, detail)
     if not source.strip():
         raise CalculationError(SYNTAX, "the expression is empty.")
-    return _Parser(tokenize(source), limits, variables).comparison()
+    return _Parser(tokenize(source), limits, variables, budget).comparison()
 
 
 class _Parser:
-    def __init__(self, tokens: Iterator[Token], limits: Limits, variables: Mapping[str, Fraction]) -> None:
+    def __init__(
+        self, tokens: Iterator[Token], limits: Limits, variables: Mapping[str, Fraction], budget: Budget
+    ) -> None:
         self.stream = tokens  # read lazily: a refusal never tokenizes the rest of a long input
         self.token = next(tokens)
         self.previous: Token | None = None
         self.limits = limits
         self.variables = variables
+        self.budget = budget
         self.depth = 0
         self.nodes = 0
 
@@ -167,6 +179,8 @@ class _Parser:
         rest = []
         while self.token.text in _MULTIPLICATIVE:
             token = self.advance()
+            if token.text == "%" and self.after_percent_sign():
+                raise CalculationError(SYNTAX, PERCENT, token.position)
             self.count(token.position)
             rest.append((token.text, self.unary(), token.position))
         return Chain(first, tuple(rest)) if rest else first
@@ -186,6 +200,10 @@ class _Parser:
         node = self.atom()
         if self.at("!"):
             node = self.factorial(node)
+        if self.token.kind == SUPERSCRIPT:
+            token = self.advance()
+            self.count(token.position)
+            node = Power(node, Number(Fraction(int(token.text)), token.position), token.position)
         if not self.at("**"):
             return node
         token = self.advance()
@@ -194,6 +212,13 @@ class _Parser:
         exponent = self.unary()
         self.depth -= 1
         return Power(node, exponent, token.position)
+
+    def after_percent_sign(self) -> bool:
+        """Whether the token after a '%' shows it was meant as a percent sign (80*50%, 50% of 80)."""
+        token = self.token
+        if token.kind == END or token.text in _NOT_AN_OPERAND:
+            return True
+        return token.kind == NAME and token.text == "of" and "of" not in self.variables
 
     def factorial(self, node: Node) -> Node:
         token = self.advance()
@@ -208,7 +233,7 @@ class _Parser:
         if token.kind == NUMBER:
             self.advance()
             self.count(token.position)
-            return Number(parse_literal(token.text, self.limits.max_digits, token.position), token.position)
+            return Number(self.literal(token), token.position)
         if token.kind == NAME:
             return self.name()
         if self.at("("):
@@ -219,6 +244,12 @@ class _Parser:
             self.depth -= 1
             return inner
         raise self.unexpected("a number, a name or '('")
+
+    def literal(self, token: Token) -> Fraction:
+        if not token.text.isdigit():  # plain digits are covered by the cost of reading the expression
+            shape = literal_shape(token.text, self.limits.max_digits, token.position)
+            self.budget.charge(power_of_ten_us(shape.power), "reading this number", token.position)
+        return parse_literal(token.text, self.limits.max_digits, token.position)
 
     def name(self) -> Node:
         token = self.advance()
@@ -238,6 +269,8 @@ class _Parser:
             return Constant(name, position)
         if name in self.variables:
             return Number(self.variables[name], position)
+        if name.lower() in _INFINITE_NAMES:
+            raise CalculationError(NOT_ALLOWED, f"{INFINITY}.", position)
         raise unknown_name(name, position)
 
     def call(self, name: str, position: int) -> Node:
@@ -274,6 +307,9 @@ class _Parser:
         if token.kind == NAME and (keyword.iskeyword(token.text) or keyword.issoftkeyword(token.text)):
             return unknown_name(token.text, token.position)
         previous = self.previous
+        times = token.kind == NAME and token.text in ("x", "X") and token.text not in self.variables
+        if times and previous is not None and (previous.kind == NUMBER or previous.text == ")"):
+            return CalculationError(SYNTAX, f"{TIMES}.", token.position)
         if token.kind in (NUMBER, NAME) or token.text == "(":
             if previous is not None and (previous.kind in (NUMBER, NAME) or previous.text in (")", "!")):
                 detail = f"missing operator before {token.text!r}; write 2*x, not 2x or 2 x."

@@ -14,6 +14,14 @@ from deskmcp.servers.calculator.exact import decimal_places, int_to_text
 from deskmcp.servers.calculator.limits import LOG10_2
 
 MAX_DECIMAL_PLACES: Final = 100  # exact values with more decimals are shown as p/q
+# The text a model reads shows an exact form up to these lengths; past them, the decimal and the exact form's
+# size (a 6,000-character fraction is noise to a reader). The structured `value` keeps the exact form up to
+# VALUE_CHARACTERS.
+TEXT_NUMBER_CHARACTERS: Final = 1_000
+TEXT_FRACTION_CHARACTERS: Final = 100
+VALUE_CHARACTERS: Final = 100_000
+TOO_LONG_FOR_TEXT: Final = "too long to show here; the structured result's `value` has it in full"
+TOO_LONG_FOR_VALUE: Final = f"too long to return (more than {VALUE_CHARACTERS:,} characters)"
 _SMALLEST_POSITIONAL: Final = -7  # 1e-7 and below print in scientific notation
 _PREFIXES: Final = {2: ("0b", "b"), 8: ("0o", "o"), 16: ("0x", "x")}
 
@@ -94,6 +102,32 @@ def exact_text(value: Fraction) -> str:
     if decimal is not None:
         return format_rounded(decimal, largest_positional=10**9)
     return f"{int_to_text(value.numerator)}/{int_to_text(value.denominator)}"
+
+
+def shown_in_full(text: str) -> bool:
+    return len(text) <= (TEXT_FRACTION_CHARACTERS if "/" in text else TEXT_NUMBER_CHARACTERS)
+
+
+def _digits(value: int) -> int:
+    """Decimal digits of |value| (exact, without writing it out)."""
+    value = abs(value)
+    estimate = max(1, int(value.bit_length() * LOG10_2))
+    return estimate + (value >= 10**estimate)
+
+
+def fits_in_value(value: Fraction) -> bool:
+    numerator, denominator = value.numerator.bit_length(), value.denominator.bit_length()
+    return int((numerator + denominator) * LOG10_2) + 3 <= VALUE_CHARACTERS
+
+
+def exact_size(value: Fraction) -> str:
+    """'exactly an integer of 2,568 digits', 'exactly a fraction, 3,001 digits over 3,001 digits'."""
+    if value.denominator == 1:
+        return f"exactly an integer of {_digits(value.numerator):,} digits"
+    places = decimal_places(value)
+    if places is not None and places <= MAX_DECIMAL_PLACES:
+        return f"exactly a decimal of {_digits(value.numerator * 10**places // value.denominator):,} digits"
+    return f"exactly a fraction, {_digits(value.numerator):,} digits over {_digits(value.denominator):,} digits"
 
 
 def in_base(value: int, base: int) -> str:

@@ -1,26 +1,30 @@
 """The calculator's MCP tools: thin adapters over `calculation` and `stats`.
 
 Evaluation starts on the event loop, where a typical expression costs tens of microseconds; as soon as its
-estimated cost passes a one-millisecond slice (or it needs mpmath imported), it is abandoned and run
-again in a worker thread. So cheap calls skip the thread hop and heavy ones never hold up other requests.
+estimated cost passes a one-millisecond slice, it is abandoned and sent to a worker process (`pool`), where
+big-integer arithmetic cannot hold the loop (a thread would: it keeps the GIL). So cheap calls never wait
+for a process, and heavy ones never hold up other requests. The first call that needs mpmath imports it in
+a thread, once.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Annotated, Literal, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal
 
 import anyio.to_thread
-from deskmcp.servers.calculator.calculation import Answer, calculate
+from deskmcp.servers.calculator import inexact
+from deskmcp.servers.calculator.calculation import Answer
 from deskmcp.servers.calculator.errors import CalculationError
-from deskmcp.servers.calculator.limits import Budget, Limits, Offload
-from deskmcp.servers.calculator.stats import Summary, summarize
-from deskmcp.shared.tools import READ_ONLY, StructuredResult, ToolContext, ToolRegistry, tool
+from deskmcp.servers.calculator.limits import Budget, Limits, NeedsIntervals, Offload, wall_clock_s
+from deskmcp.servers.calculator.pool import WorkerPool
+from deskmcp.servers.calculator.stats import Summary
+from deskmcp.servers.calculator.worker import Job, run_job
+from deskmcp.shared.tools import READ_ONLY, StructuredResult, ToolRegistry, tool
 from pydantic import BaseModel, Field, PrivateAttr
 
-T = TypeVar("T")
 _EMPTY = {"mode": "none (no value repeats)"}
+_NUMBER_BYTES = 32  # a JSON number, for sizing what a job carries
 
 CALCULATE_DESCRIPTION = """Evaluate a math expression exactly and return its value (never floating point).
 
@@ -29,13 +33,18 @@ Operators: + - * / // (floor division) % (remainder, sign of the divisor) ** or 
 -2^2 = -4), n! (factorial), parentheses; × ÷ − · are accepted too. A comparison (== != < <= > >=, or ≤ ≥ ≠)
 at the top level gives true or false.
 Constants: pi, e, tau. Angles are in radians.
-Functions: abs, round(x, decimals) (halves away from zero), floor, ceil, trunc, min, max, sqrt, cbrt, exp,
-ln, log(x) (natural), log(x, base), log2, log10, sin, cos, tan, asin, acos, atan, atan2(y, x), sinh, cosh,
-tanh, asinh, acosh, atanh, degrees, radians, hypot, factorial, comb, perm, gcd, lcm, isqrt.
-Exact results are given in full: integers, decimals, or fractions such as 1/3 (with a decimal rendering).
-Irrational results are correctly rounded to `precision` significant digits (default {precision}) and marked
-inexact. Real numbers only. Limits: {max_length:,} characters, {max_digits:,} digits per number, about
-{time_limit_ms} ms of arithmetic per call; beyond them the error names the limit."""
+Powers also as superscripts: 3², x⁻¹. % is the remainder, not percent: 5% of 80 is 5/100*80.
+Functions (Python's math names): abs, fabs, round(x, decimals) (halves away from zero), floor, ceil, trunc,
+min, max, sqrt, cbrt, exp, exp2, expm1, pow, ln, log(x) (natural), log(x, base), log2, log10, log1p, sin,
+cos, tan, asin, acos, atan, atan2(y, x), sinh, cosh, tanh, asinh, acosh, atanh, degrees, radians, hypot,
+factorial, comb, perm, gcd, lcm, isqrt, fmod, gamma, lgamma, erf, erfc.
+Exact results are given in full when short: integers, decimals, or fractions such as 1/3 (with a decimal);
+a long one is shown as a decimal with its size (the full form is in the structured `value`). Irrational
+results are correctly rounded to `precision` significant digits (default {precision}) and marked inexact;
+when the digits cannot be pinned down (sin(pi) is 0 to within any bound, but digits cannot prove it is 0),
+the answer is an error, never a guess. Real numbers only. Limits: {max_length:,} characters,
+{max_digits:,} digits per number, about {time_limit_ms} ms of arithmetic per call; beyond them the error
+names the limit."""
 
 STATISTICS_DESCRIPTION = """Descriptive statistics of a list of numbers, exact for exact inputs.
 
@@ -105,39 +114,48 @@ def _number(answer: Answer) -> NumberResult:
     return NumberResult(value=answer.value, exact=answer.exact, decimal=answer.decimal)
 
 
-async def run(work: Callable[[Budget], T], limits: Limits, ctx: ToolContext) -> T:
-    """`work` on the loop within a short slice, or again in a worker thread if it needs longer.
+class Runner:
+    """Runs a job on the event loop while it fits in the loop's slice, else in the worker pool."""
 
-    A cancelled request abandons the thread at once (the tool registry then sets `ctx.cancelled`); the thread
-    stops at its next step (`Budget.charge`).
-    """
-    try:
-        return work(Budget(limits.time_limit_ms, on_loop=True))
-    except Offload:
-        budget = Budget(limits.time_limit_ms, on_loop=False, check_cancelled=ctx.check_cancelled)
-        return await anyio.to_thread.run_sync(functools.partial(work, budget), abandon_on_cancel=True)
+    def __init__(self, limits: Limits, pool: WorkerPool) -> None:
+        self.limits = limits
+        self.pool = pool
+
+    async def run(self, job: Job, size_bytes: int) -> Any:
+        for _ in range(2):
+            try:
+                return run_job(job, Budget(self.limits.time_limit_ms, on_loop=True))
+            except NeedsIntervals:
+                await anyio.to_thread.run_sync(inexact.load)
+            except Offload:
+                break
+        wall_clock = wall_clock_s(self.limits.time_limit_ms)
+        return await self.pool.run(job, size_bytes=size_bytes, wall_clock_s=wall_clock)
 
 
-def build_tools(limits: Limits, default_precision: int) -> ToolRegistry:
+def _bytes_of(values: Sequence[object] | Mapping[str, object]) -> int:
+    """Roughly what a job's numbers take to carry: a string's length, a JSON number's few bytes."""
+    items = values.values() if isinstance(values, Mapping) else values
+    return sum(len(item) if isinstance(item, str) else _NUMBER_BYTES for item in items)
+
+
+def build_tools(limits: Limits, default_precision: int, pool: WorkerPool) -> ToolRegistry:
+    runner = Runner(limits, pool)
+
     async def calculate_tool(
         expression: Expression,
         precision: Precision = None,
         variables: Variables = None,
         base: Base = 10,
-        *,
-        ctx: ToolContext,
     ) -> Calculation:
-        def work(budget: Budget) -> Answer:
-            return calculate(
-                expression,
-                precision=precision or default_precision,
-                variables=variables or {},
-                base=base,
-                limits=limits,
-                budget=budget,
-            )
-
-        answer = await run(work, limits, ctx)
+        arguments = {
+            "expression": expression,
+            "precision": precision or default_precision,
+            "variables": variables or {},
+            "base": base,
+            "limits": limits,
+        }
+        answer = await runner.run(("calculate", arguments), len(expression) + _bytes_of(variables or {}))
         result = Calculation(value=answer.value, exact=answer.exact, decimal=answer.decimal)
         result._text = answer.text
         return result
@@ -147,21 +165,15 @@ def build_tools(limits: Limits, default_precision: int) -> ToolRegistry:
         precision: Precision = None,
         quantiles: Groups = 4,
         method: Literal["exclusive", "inclusive"] = "exclusive",
-        *,
-        ctx: ToolContext,
     ) -> Statistics:
-        def work(budget: Budget) -> Statistics:
-            summary = summarize(
-                data,
-                precision=precision or default_precision,
-                groups=quantiles,
-                method=method,
-                limits=limits,
-                budget=budget,
-            )
-            return _statistics_result(summary)
-
-        return await run(work, limits, ctx)
+        arguments = {
+            "data": data,
+            "precision": precision or default_precision,
+            "groups": quantiles,
+            "method": method,
+            "limits": limits,
+        }
+        return _statistics_result(await runner.run(("statistics", arguments), _bytes_of(data)))
 
     calculate_tool.__doc__ = CALCULATE_DESCRIPTION.format(
         precision=default_precision,

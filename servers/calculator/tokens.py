@@ -1,8 +1,9 @@
 """The calculator's tokenizer: what characters mean, and a specific refusal for everything else.
 
-Only ASCII letters, digits, operators and a few Unicode maths signs are tokens. Anything that would start a
-Python construct the calculator does not have (strings, subscripts, attributes, assignments, bitwise
-operators) is refused here with a message saying so, before any parsing happens.
+Only ASCII letters, digits, operators and a few Unicode maths signs are tokens; superscript digits are
+powers (3² is 3**2). Anything that would start a Python construct the calculator does not have (strings,
+subscripts, attributes, assignments, bitwise operators) is refused here with a message saying so, before
+any parsing happens.
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from deskmcp.servers.calculator.errors import NOT_ALLOWED, SYNTAX, CalculationEr
 NUMBER: Final = "number"
 NAME: Final = "name"
 OPERATOR: Final = "operator"
+SUPERSCRIPT: Final = "superscript"  # its text is the exponent in ASCII: "2", "-1"
 END: Final = "end"
+SUPERSCRIPT_DIGITS: Final = "⁰¹²³⁴⁵⁶⁷⁸⁹"
+_FROM_SUPERSCRIPT: Final = str.maketrans(SUPERSCRIPT_DIGITS + "⁺⁻", "0123456789+-")
+INFINITY: Final = (
+    "the calculator works with finite real numbers, so infinity and NaN are not values here; for a very large "
+    "number write one (1e100)"
+)
 
 _DIGITS = r"[0-9](?:_?[0-9])*"
 NUMBER_PATTERN: Final = rf"""
@@ -28,6 +36,7 @@ _PATTERN: Final = re.compile(
     (?P<space>[ \t\r\n\u00a0\u2009\u202f]+)
     |(?P<number>{NUMBER_PATTERN})
     |(?P<name>[A-Za-z_][A-Za-z0-9_]*)
+    |(?P<superscript>[⁺⁻]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)
     |(?P<operator>\*\*|//|==|!=|<=|>=|[-+*/%^(),<>!×÷−·≤≥≠πτ])
     """,
     re.VERBOSE,
@@ -66,6 +75,7 @@ _REFUSALS: Final = {
     "@": "matrix multiplication is not supported",
     "#": "comments are not supported",
     "\\": "backslashes are not supported",
+    "∞": INFINITY,
 }
 
 
@@ -97,6 +107,8 @@ def tokenize(source: str) -> Iterator[Token]:
             yield Token(NUMBER, text, start)
         elif kind == NAME:
             yield Token(NAME, text, start)
+        elif kind == SUPERSCRIPT:
+            yield Token(SUPERSCRIPT, text.translate(_FROM_SUPERSCRIPT), start)
     if position != len(source):
         raise _refusal(source, position)
     yield Token(END, "", position)
@@ -107,11 +119,15 @@ def _check_number_end(source: str, end: int, text: str, position: int) -> None:
     if end >= len(source):
         return
     following = source[end]
+    if following in SUPERSCRIPT_DIGITS:
+        return
     if text.endswith(".") and following.isalpha():
         raise CalculationError(NOT_ALLOWED, _REFUSALS["."], end - 1)
     if following.isalnum() or following in "_.":
         glued = re.match(r"[0-9A-Za-z_.]*", source[end:])
         word = text + (glued.group() if glued else following)
+        if re.fullmatch(r"[0-9.]+[xX][0-9.]+", word):
+            raise CalculationError(SYNTAX, f"{word!r}: {TIMES}", position)
         detail = (
             f"{word!r} is not a number; write an operator between a number and a name (2*pi, not 2pi)"
             if following.isalpha() and not text.lower().startswith(("0x", "0b", "0o"))
@@ -120,7 +136,13 @@ def _check_number_end(source: str, end: int, text: str, position: int) -> None:
         raise CalculationError(SYNTAX, detail, position)
 
 
+TIMES: Final = "x is not a multiplication sign here; write * (2 * 3) or ×"
+
+
 def _refusal(source: str, position: int) -> CalculationError:
+    if source.startswith(".", position) and source[:position].endswith("math"):
+        detail = "write sqrt(2), not math.sqrt(2): Python's math functions are here by their bare names"
+        return CalculationError(NOT_ALLOWED, detail, position - 4)
     pair = source[position : position + 2]
     if pair in _TWO_CHARACTER_REFUSALS:
         return CalculationError(NOT_ALLOWED, _TWO_CHARACTER_REFUSALS[pair], position)
