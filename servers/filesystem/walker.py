@@ -288,11 +288,16 @@ def require_regular(st: os.stat_result, path: str | Path) -> None:
 class TooLarge(ToolError):
     """A file is over a read limit (callers that map errors tell this apart from other refusals)."""
 
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message)
+        self.size = size  # at least this many bytes
+
 
 def too_big(path: str | Path, size: int, limit: int) -> TooLarge:
     return TooLarge(
         f"{os.fspath(path)!r} is {size:,} bytes, over the {limit:,}-byte limit; "
-        "read part of it with head or tail, or raise the limit in the server settings"
+        "read part of it with head or tail, or raise the limit in the server settings",
+        size,
     )
 
 
