@@ -109,7 +109,7 @@ def list_plain(sandbox: Sandbox, path: str, cap: OutputCap) -> StructuredText:
 
 def list_sized(sandbox: Sandbox, path: str, sort_by: str, cap: OutputCap) -> StructuredText:
     entries = sandbox.list_dir(path)
-    ordered = sorted(entries, key=lambda e: 0 if e.is_dir else -_size(e)) if sort_by == "size" else entries
+    ordered = sorted(entries, key=lambda e: (e.is_dir, -_size(e))) if sort_by == "size" else entries
     lines = [
         f"[DIR] {e.name:<30} " if e.is_dir else f"[FILE] {e.name:<30} {format_size(_size(e)):>10}" for e in ordered
     ]

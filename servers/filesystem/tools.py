@@ -11,22 +11,17 @@ another, `maxDepth` on `directory_tree`, progress and cancellation on walks, siz
 from __future__ import annotations
 
 import base64
-import copy
 import time
 from dataclasses import dataclass
-from pathlib import PurePath
 from typing import Annotated, Any, Final, Literal
 
 import anyio.from_thread
-import mcp.types as types
 from deskmcp.servers.filesystem import listing, search, textfiles
-from deskmcp.servers.filesystem.filetypes import mime_type
+from deskmcp.servers.filesystem.media import MediaResult, media_block
 from deskmcp.servers.filesystem.output import OUTPUT_CHARS, OutputCap
 from deskmcp.servers.filesystem.sandbox import Sandbox
-from deskmcp.servers.filesystem.uris import path_to_uri
 from deskmcp.shared.tools import (
     READ_ONLY,
-    StructuredResult,
     StructuredText,
     ToolContext,
     ToolError,
@@ -35,7 +30,7 @@ from deskmcp.shared.tools import (
     tool,
     writes,
 )
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 
 PROGRESS_INTERVAL: Final = 0.25
 HARD_MAX_RESULTS: Final = 100_000
@@ -79,78 +74,6 @@ class Edit(BaseModel):
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_read_bytes: int
-
-
-MEDIA_OUTPUT_SCHEMA: Final = {
-    "$schema": "http://json-schema.org/draft-07/schema#",
-    "type": "object",
-    "properties": {
-        "content": {
-            "type": "array",
-            "items": {
-                "anyOf": [
-                    {
-                        "type": "object",
-                        "properties": {
-                            "type": {"type": "string", "enum": ["image", "audio"]},
-                            "data": {"type": "string"},
-                            "mimeType": {"type": "string"},
-                        },
-                        "required": ["type", "data", "mimeType"],
-                        "additionalProperties": False,
-                    },
-                    {
-                        "type": "object",
-                        "properties": {
-                            "type": {"type": "string", "const": "resource"},
-                            "resource": {
-                                "type": "object",
-                                "properties": {
-                                    "uri": {"type": "string"},
-                                    "mimeType": {"type": "string"},
-                                    "blob": {"type": "string"},
-                                },
-                                "required": ["uri", "blob"],
-                                "additionalProperties": False,
-                            },
-                        },
-                        "required": ["type", "resource"],
-                        "additionalProperties": False,
-                    },
-                ]
-            },
-        }
-    },
-    "required": ["content"],
-    "additionalProperties": False,
-}
-_BLOCK: Final = TypeAdapter(types.ContentBlock)
-
-
-class MediaResult(StructuredResult):
-    """read_media_file's result as the reference gives it: the block as `content`, and again as
-    `structuredContent: {content: [block]}` under the reference's output schema."""
-
-    content: list[dict[str, Any]]
-
-    def content_blocks(self) -> list[types.ContentBlock]:
-        return [_BLOCK.validate_python(item) for item in self.content]
-
-    @classmethod
-    def output_schema(cls) -> dict[str, Any]:
-        return copy.deepcopy(MEDIA_OUTPUT_SCHEMA)
-
-
-def media_block(path: PurePath, data: str) -> types.ContentBlock:
-    """An image or audio block, or for any other type an embedded resource (the spec has no 'blob' block) whose URI
-    is the file's resource URI."""
-    mime = mime_type(path.name)  # the resources' own fixed table, the same on every OS
-    if mime.startswith("image/"):
-        return types.ImageContent(type="image", data=data, mime_type=mime)
-    if mime.startswith("audio/"):
-        return types.AudioContent(type="audio", data=data, mime_type=mime)
-    resource = types.BlobResourceContents(uri=path_to_uri(path), mime_type=mime, blob=data)
-    return types.EmbeddedResource(type="resource", resource=resource)
 
 
 def ticker(ctx: ToolContext, what: str) -> search.Tick:
@@ -197,9 +120,7 @@ def build_tools(sandbox: Sandbox, limits: Limits) -> list[ToolSpec]:
     def read_media_file(path: FilePath) -> MediaResult:
         """Read an image, audio or other binary file as a base64 content block with its MIME type
         (image and audio as such, anything else as an embedded resource). Only works within allowed directories."""
-        data = sandbox.read_bytes(path, limit)
-        block = media_block(sandbox.resolve(path), base64.b64encode(data).decode("ascii"))
-        return MediaResult(content=[block.model_dump(mode="json", by_alias=True, exclude_none=True)])
+        return MediaResult.of(media_block(sandbox.resolve(path), base64.b64encode(sandbox.read_bytes(path, limit))))
 
     @tool(title="Read Multiple Files", annotations=READ_ONLY)
     def read_multiple_files(
