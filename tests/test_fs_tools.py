@@ -415,6 +415,10 @@ def test_list_directory_with_sizes(tools: Tools, root: Path) -> None:
     assert text.splitlines()[0] == "[FILE] big.bin" + " " * 24 + "   2.93 KB"
     assert text.endswith("Total: 2 files, 3 directories\nCombined size: 2.95 KB")
     assert "sortBy" in tools.error("list_directory_with_sizes", path=".", sortBy="date")
+    first = tools.text("list_directory_with_sizes", path=".", sortBy="size", maxResults=1).splitlines()
+    assert first == [text.splitlines()[0], "", "Total: 2 files, 3 directories", "Combined size: 2.95 KB"]
+    [note] = tools.notes("list_directory_with_sizes", path=".", maxResults=1)
+    assert note.startswith("4 more entries not shown: this output stops at maxResults=1.")
 
 
 def test_directory_tree_depth_excludes_and_cap(tools: Tools) -> None:
