@@ -56,14 +56,19 @@ class Capped:
 
     cap: OutputCap
     items: list[str] = field(default_factory=list)
-    used: int = 0
     more: int = 0
+    left: int = field(init=False)  # characters (or items) still free
+    by_count: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.left, self.by_count = self.cap.size, self.cap.max_results is not None
 
     def add(self, item: str) -> bool:
-        cost = self.cap.cost(len(item) + 1)
-        if not self.more and self.used + cost <= self.cap.size:
+        """Called per match of a search: kept cheap."""
+        cost = 1 if self.by_count else len(item) + 1
+        if cost <= self.left and not self.more:
             self.items.append(item)
-            self.used += cost
+            self.left -= cost
             return True
         self.more += 1
         return False

@@ -27,6 +27,7 @@ from deskmcp.shared.tools import ToolError
 Tick = Callable[[int], None]
 MAX_FILE_FOR_CONTENT_SEARCH: Final = 8 * 1024 * 1024
 CONTENT_SEARCH_SECONDS: Final = 60.0
+HAS_JUNCTIONS: Final = hasattr(os.DirEntry, "is_junction")
 
 
 def _no_tick(_count: int) -> None:
@@ -87,8 +88,7 @@ def find_paths(
 
 def _is_link(entry: os.DirEntry[str]) -> bool:
     """A symlink, or on Windows a junction (Python 3.12+ tells them apart; before, one looks like a directory)."""
-    is_junction = getattr(entry, "is_junction", None)
-    return entry.is_symlink() or (is_junction is not None and is_junction())
+    return entry.is_symlink() or (HAS_JUNCTIONS and entry.is_junction())
 
 
 def _resolves(sandbox: Sandbox, path: str) -> bool:
