@@ -293,6 +293,13 @@ def test_a_relative_link_may_lead_into_another_root(two_roots: tuple[Path, Path]
     outside_untouched(tree)
 
 
+def test_a_link_climbing_above_the_file_system_root_stays_there(tree: Path, ops: Any) -> None:
+    """`..` of "/" is "/": with "/" as the root, a link may climb as far as it likes and lands where the OS says."""
+    climbing = "../" * (len(tree.parts) + 3) + str(tree / "root" / "a.txt").lstrip("/")
+    (tree / "root" / "climb").symlink_to(climbing)
+    assert Sandbox(["/"], ops=ops).read_bytes(str(tree / "root" / "climb"), 100) == b"inside a"
+
+
 def test_symlink_loops_end(box: Sandbox, tree: Path) -> None:
     root = tree / "root"
     (root / "a").symlink_to("b")

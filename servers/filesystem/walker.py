@@ -142,7 +142,7 @@ class Walk:
         compared with the roots' spellings, never opened, and the rest is walked from the matched root's handle.
         """
         anchor, above = self.flavour.split(str(self.root.path))
-        above.pop()
+        above = above[:-1]  # `..` of the root; of "/" or "C:\\" it is itself
         while pending and pending[0] in ("", ".", ".."):
             if pending.popleft() == ".." and above:
                 above.pop()
