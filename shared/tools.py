@@ -16,6 +16,7 @@ else is a bug, logged with its traceback on stderr and reported to the model as 
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import json
@@ -35,7 +36,7 @@ from deskmcp.shared.errors import DomainError
 from deskmcp.shared.schema import inlined, portable
 from mcp.server import ServerRequestContext
 from mcp.shared.exceptions import MCPError
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,42 @@ class StructuredResult(BaseModel):
 
     def render_text(self) -> str:
         return self.model_dump_json(indent=2)
+
+    def content_blocks(self) -> list[types.ContentBlock]:
+        """The result's `content`: by default one text block of `render_text()`."""
+        return [types.TextContent(type="text", text=self.render_text())]
+
+    @classmethod
+    def output_schema(cls) -> dict[str, Any]:
+        return portable(cls.model_json_schema(mode="serialization"))
+
+
+TEXT_OUTPUT_SCHEMA: Final = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "type": "object",
+    "properties": {"content": {"type": "string"}},
+    "required": ["content"],
+    "additionalProperties": False,
+}
+
+
+class StructuredText(StructuredResult):
+    """Text that is also the structured result `{"content": text}`, with the output schema the reference servers
+    declare for it (byte for byte, so a client written against them validates ours the same way).
+
+    `notes` are further text blocks for the model (a truncation note, say): outside `content`, so that what a
+    parser reads there keeps its format.
+    """
+
+    content: str
+    notes: list[str] = Field(default_factory=list, exclude=True)
+
+    def content_blocks(self) -> list[types.ContentBlock]:
+        return [types.TextContent(type="text", text=text) for text in (self.content, *self.notes)]
+
+    @classmethod
+    def output_schema(cls) -> dict[str, Any]:
+        return copy.deepcopy(TEXT_OUTPUT_SCHEMA)
 
 
 @dataclass(slots=True)
@@ -96,6 +133,7 @@ class ToolSpec:
     """One tool: its wire definition and how to call its function."""
 
     name: str
+    title: str | None
     description: str
     arguments: type[BaseModel]
     function: ToolFunction
@@ -106,14 +144,12 @@ class ToolSpec:
     normalise: Callable[[dict[str, Any]], tuple[dict[str, Any], Findings]]
 
     def definition(self) -> types.Tool:
-        output_schema = (
-            portable(self.output_model.model_json_schema(mode="serialization")) if self.output_model else None
-        )
         return types.Tool(
             name=self.name,
+            title=self.title,
             description=self.description,
             input_schema=portable(self.arguments.model_json_schema()),
-            output_schema=output_schema,
+            output_schema=self.output_model.output_schema() if self.output_model else None,
             annotations=self.annotations,
         )
 
@@ -160,10 +196,12 @@ def tool(
     function: ToolFunction | None = None,
     *,
     name: str | None = None,
+    title: str | None = None,
     annotations: types.ToolAnnotations | None = None,
     in_thread: bool | None = None,
 ) -> Any:
-    """Make `function` a `ToolSpec`. Sync functions run in a worker thread unless `in_thread=False`."""
+    """Make `function` a `ToolSpec` (`title`: the display name). Sync functions run in a worker thread unless
+    `in_thread=False`."""
 
     def build(function: ToolFunction) -> ToolSpec:
         tool_name = name or function.__name__
@@ -171,6 +209,7 @@ def tool(
         is_async = inspect.iscoroutinefunction(function)
         return ToolSpec(
             name=tool_name,
+            title=title,
             description=_description(function),
             arguments=arguments,
             function=function,
@@ -235,10 +274,7 @@ def to_call_result(value: Any) -> types.CallToolResult:
     if isinstance(value, types.CallToolResult):
         return value
     if isinstance(value, StructuredResult):
-        return types.CallToolResult(
-            content=[types.TextContent(type="text", text=value.render_text())],
-            structured_content=value.model_dump(mode="json"),
-        )
+        return types.CallToolResult(content=value.content_blocks(), structured_content=value.model_dump(mode="json"))
     if isinstance(value, str):
         return types.CallToolResult(content=[types.TextContent(type="text", text=value)])
     if isinstance(value, list):

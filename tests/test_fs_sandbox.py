@@ -13,6 +13,7 @@ import threading
 import time
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import pytest
 from deskmcp.servers.filesystem import dirops
@@ -256,6 +257,49 @@ def test_symlinks_inside_the_roots_are_followed_through_the_walker(box: Sandbox,
     assert (root / "renamed_link").is_symlink() and (root / "sub").is_dir()
 
 
+@pytest.fixture
+def two_roots(tree: Path) -> tuple[Path, Path]:
+    """root and root2 both allowed; links in root lead into root2 by relative paths."""
+    root, other = tree / "root", tree / "root2"
+    (other / "deep").mkdir(parents=True)
+    (other / "t.txt").write_bytes(b"in root2")
+    (other / "deep" / "b.txt").write_bytes(b"inside deep")
+    (root / "rel").symlink_to("../root2/t.txt")
+    (root / "sub" / "up").symlink_to("../../root2")
+    (root / "back").symlink_to("../root/a.txt")  # out of its own root and back in
+    (root / "out").symlink_to("../outside/secret.txt")
+    (root / "over").symlink_to("../root2/../outside/secret.txt")  # into root2, then above it
+    return root, other
+
+
+def test_a_relative_link_may_lead_into_another_root(two_roots: tuple[Path, Path], tree: Path, ops: Any) -> None:
+    root, other = two_roots
+    box = Sandbox([root, other], ops=ops)
+    assert box.read_bytes("rel", 100) == b"in root2" and box.resolve("rel") == other / "t.txt"
+    assert box.read_bytes("sub/up/deep/b.txt", 100) == b"inside deep"
+    assert box.read_bytes("back", 100) == b"inside a"
+    box.write_bytes("sub/up/new.txt", b"through the link")
+    assert (other / "new.txt").read_bytes() == b"through the link"
+    for path in ("out", "over", "out/x"):
+        with pytest.raises(AccessDenied, match="points outside the allowed directories"):
+            box.read_bytes(path, 100)
+    with pytest.raises(AccessDenied, match="leads above the allowed directory"):
+        box.read_bytes("../root2/t.txt", 100)  # a path, not a link: `..` still stops at the root
+    alone = Sandbox([root], ops=ops)
+    for path in ("rel", "sub/up/t.txt"):
+        with pytest.raises(AccessDenied, match="points outside the allowed directories"):
+            alone.read_bytes(path, 100)
+    assert alone.read_bytes("back", 100) == b"inside a"
+    outside_untouched(tree)
+
+
+def test_a_link_climbing_above_the_file_system_root_stays_there(tree: Path, ops: Any) -> None:
+    """`..` of "/" is "/": with "/" as the root, a link may climb as far as it likes and lands where the OS says."""
+    climbing = "../" * (len(tree.parts) + 3) + str(tree / "root" / "a.txt").lstrip("/")
+    (tree / "root" / "climb").symlink_to(climbing)
+    assert Sandbox(["/"], ops=ops).read_bytes(str(tree / "root" / "climb"), 100) == b"inside a"
+
+
 def test_symlink_loops_end(box: Sandbox, tree: Path) -> None:
     root = tree / "root"
     (root / "a").symlink_to("b")
@@ -337,6 +381,22 @@ def test_move_after_source_and_destination_parents_were_swapped_stays_inside(tre
     assert sorted(p.name for p in (tree / "outside").iterdir()) == ["b.txt", "secret.txt"]
     assert (tree / "outside" / "b.txt").read_bytes() == SECRET
     assert (root / "dst_original" / "moved.txt").read_bytes() == b"inside b"
+
+
+@pytest.mark.parametrize("method", ["lstat", "open_file"])
+def test_a_link_into_another_root_walks_the_checked_directories_there_too(
+    two_roots: tuple[Path, Path], tree: Path, method: str
+) -> None:
+    """root2/deep is swapped for a link to outside at the first `method` call: at the link `up` (lstat), which then
+    sees the swapped-in link and refuses it, or after the walk (open_file), which reads what was checked."""
+    root, other = two_roots
+    (tree / "outside" / "b.txt").write_bytes(SECRET)
+    box = Sandbox([root, other], ops=SwapOnce(method, swap_for_link(other / "deep", tree / "outside")))
+    if method == "lstat":
+        with pytest.raises(AccessDenied, match="'deep', which points outside the allowed directories"):
+            box.read_bytes("sub/up/deep/b.txt", 100)
+    else:
+        assert box.read_bytes("sub/up/deep/b.txt", 100) == b"inside deep"
 
 
 def test_racing_swapper_never_lets_a_read_or_write_escape(tree: Path) -> None:

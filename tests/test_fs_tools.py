@@ -18,8 +18,10 @@ import anyio
 import anyio.to_thread
 import pytest
 from deskmcp.servers.filesystem import dirops, search, textfiles
+from deskmcp.servers.filesystem.filetimes import STATX_BTIME, STATX_INO, creation_time, statx_birth
 from deskmcp.servers.filesystem.filetypes import mime_type
 from deskmcp.servers.filesystem.globs import Excludes, Glob
+from deskmcp.servers.filesystem.output import OutputCap
 from deskmcp.servers.filesystem.regexguard import compile_guarded
 from deskmcp.servers.filesystem.resources import ResourceUnreadable, read_resource
 from deskmcp.servers.filesystem.sandbox import Sandbox
@@ -48,9 +50,20 @@ class Tools:
         return anyio.run(self.registry.call, spec, arguments, context)
 
     def text(self, name: str, **arguments: Any) -> str:
+        """The result's first block: the reference's text (also its structured content)."""
         result = self.result(name, **arguments)
         assert not result.is_error, result.content[0].text
+        assert result.structured_content == {"content": result.content[0].text}
         return result.content[0].text
+
+    def notes(self, name: str, **arguments: Any) -> list[str]:
+        """The text blocks after the first: what deskmcp adds (a truncation note, counts)."""
+        result = self.result(name, **arguments)
+        assert not result.is_error, result.content[0].text
+        return [block.text for block in result.content[1:]]
+
+    def whole(self, name: str, **arguments: Any) -> str:
+        return "\n".join([self.text(name, **arguments), *self.notes(name, **arguments)])
 
     def error(self, name: str, **arguments: Any) -> str:
         result = self.result(name, **arguments)
@@ -98,7 +111,10 @@ def test_huge_files_are_refused_whole_but_stream_head_and_tail(tools: Tools, roo
     assert tools.text("read_text_file", path="big.log", head=2) == "line 0\nline 1"
     assert tools.text("read_text_file", path="big.log", tail=2) == "line 19998\nline 19999"
     (root / "one_line.txt").write_bytes(b"x" * (LIMIT * 3))
-    assert "[truncated" in tools.text("read_text_file", path="one_line.txt", head=1)
+    assert tools.text("read_text_file", path="one_line.txt", head=1) == "x" * LIMIT
+    assert tools.notes("read_text_file", path="one_line.txt", head=1) == [
+        "Truncated: the requested lines exceed the 65,536-byte read limit; 1 line(s) are shown."
+    ]
 
 
 def test_binary_files_point_to_read_media_file(tools: Tools, root: Path) -> None:
@@ -223,7 +239,7 @@ def test_an_io_error_on_the_other_read_paths_is_reported(
     FailingDisk(monkeypatch, root / "README.md")
     with pytest.raises(ResourceUnreadable, match=r"README.md: cannot read '.*README.md': Input/output error$"):
         read_resource(Sandbox([root]), path_to_uri(root / "README.md"), LIMIT)
-    assert "1 file(s) could not be read" in tools.text("search_file_contents", path=".", query="hello")
+    assert "1 file(s) could not be read" in tools.whole("search_file_contents", path=".", query="hello")
 
     def failing_stat(*_args: Any) -> Any:
         raise OSError(errno.EIO, os.strerror(errno.EIO))
@@ -258,13 +274,13 @@ def test_write_file_through_a_hard_link_says_what_happened(tools: Tools, root: P
     other = tmp_path / "elsewhere.txt"
     other.write_text("old")
     os.link(other, root / "linked.txt")
-    assert "other hard link" in tools.text("write_file", path="linked.txt", content="new")
+    assert "other hard link" in tools.notes("write_file", path="linked.txt", content="new")[0]
     assert other.read_text() == "old"
-    edited = tools.text("edit_file", path="linked.txt", edits=[{"oldText": "new", "newText": "newer"}])
-    assert "other hard link" not in edited  # the write above replaced the name: it has no other link now
+    edited = tools.notes("edit_file", path="linked.txt", edits=[{"oldText": "new", "newText": "newer"}])
+    assert edited == []  # the write above replaced the name: it has no other link now
     os.link(root / "linked.txt", tmp_path / "second.txt")
-    edited = tools.text("edit_file", path="linked.txt", edits=[{"oldText": "newer", "newText": "newest"}])
-    assert "other hard link" in edited
+    edited = tools.notes("edit_file", path="linked.txt", edits=[{"oldText": "newer", "newText": "newest"}])
+    assert "other hard link" in edited[0]
     assert (tmp_path / "second.txt").read_text() == "newer" and (root / "linked.txt").read_text() == "newest"
 
 
@@ -297,7 +313,8 @@ def test_edit_file_diff_dry_run_and_all_or_nothing(tools: Tools, root: Path) -> 
     preview = tools.text(
         "edit_file", path="src/main.py", edits=[{"oldText": "return 1", "newText": "return 2"}], dryRun=True
     )
-    assert preview.startswith("```diff\n--- src/main.py\toriginal\n+++ src/main.py\tmodified\n")
+    real = root / "src" / "main.py"  # the diff names the real path, as the reference's does
+    assert preview.startswith(f"```diff\nIndex: {real}\n" + "=" * 67 + f"\n--- {real}\toriginal\n")
     assert "-    return 1\n+    return 2\n" in preview
     assert main.read_text() == before
     failing = [{"oldText": "import os", "newText": "import sys"}, {"oldText": "not there", "newText": "x"}]
@@ -305,6 +322,36 @@ def test_edit_file_diff_dry_run_and_all_or_nothing(tools: Tools, root: Path) -> 
     assert main.read_text() == before  # the first edit was not applied either
     tools.text("edit_file", path="src/main.py", edits=[{"oldText": "return 1", "newText": "return 2"}])
     assert main.read_text() == before.replace("return 1", "return 2")
+
+
+REFERENCE_DIFFS = {  # what the reference server's edit_file returned for the same edits (jsdiff 8)
+    "two hunks": (
+        "".join(f"line {number}\n" for number in range(1, 31)),
+        [("line 3\n", "LINE three\n"), ("line 20\nline 21\n", "")],
+        "@@ -1,7 +1,7 @@\n line 1\n line 2\n-line 3\n+LINE three\n line 4\n line 5\n line 6\n line 7\n"
+        "@@ -16,10 +16,8 @@\n line 16\n line 17\n line 18\n line 19\n-line 20\n-line 21\n line 22\n line 23\n"
+        " line 24\n line 25\n",
+    ),
+    "no final newline": (
+        "a\nb\nc",
+        [("c", "c\nd")],
+        "@@ -1,3 +1,4 @@\n a\n b\n-c\n\\ No newline at end of file\n+c\n+d\n\\ No newline at end of file\n",
+    ),
+    "CRLF": ("one\r\ntwo\r\nthree\r\n", [("two", "2")], "@@ -1,3 +1,3 @@\n one\n-two\n+2\n three\n"),
+    "everything removed": ("only\n", [("only\n", "")], "@@ -1,1 +0,0 @@\n-only\n"),
+    "inserted first": ("x\ny\n", [("x\n", "new\nx\n")], "@@ -1,2 +1,3 @@\n+new\n x\n y\n"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFERENCE_DIFFS))
+def test_edit_diffs_are_the_reference_servers(case: str) -> None:
+    before, edits, hunks = REFERENCE_DIFFS[case]
+    header = f"Index: f.txt\n{'=' * 67}\n--- f.txt\toriginal\n+++ f.txt\tmodified\n"
+    assert textfiles.unified_diff(before, textfiles.apply_edits(before, edits), "f.txt") == (
+        f"```diff\n{header}{hunks}```\n"
+    )
+    fenced = textfiles.unified_diff("```\ncode\n```\n", "```\nmore code\n```\n", "f.txt")
+    assert fenced.startswith("````diff\n") and fenced.endswith("\n````\n")
 
 
 def test_edit_file_refuses_ambiguous_and_keeps_line_ends(tools: Tools, root: Path) -> None:
@@ -356,8 +403,9 @@ def test_read_only_has_no_write_tools_and_refuses_them(root: Path) -> None:
 
 def test_list_directory_and_caps(tools: Tools, root: Path) -> None:
     assert tools.text("list_directory", path=".") == ("[FILE] README.md\n[DIR] docs\n[DIR] node_modules\n[DIR] src")
-    capped = tools.text("list_directory", path=".", maxResults=2)
-    assert capped.endswith("... and 2 more entries not shown (raise maxResults)")
+    assert tools.text("list_directory", path=".", maxResults=2) == "[FILE] README.md\n[DIR] docs"
+    [note] = tools.notes("list_directory", path=".", maxResults=2)
+    assert note.startswith("2 more entries not shown: this output stops at maxResults=2. Pass maxResults")
     assert "greater than or equal to 1" in tools.error("list_directory", path=".", maxResults=0)
 
 
@@ -367,6 +415,10 @@ def test_list_directory_with_sizes(tools: Tools, root: Path) -> None:
     assert text.splitlines()[0] == "[FILE] big.bin" + " " * 24 + "   2.93 KB"
     assert text.endswith("Total: 2 files, 3 directories\nCombined size: 2.95 KB")
     assert "sortBy" in tools.error("list_directory_with_sizes", path=".", sortBy="date")
+    first = tools.text("list_directory_with_sizes", path=".", sortBy="size", maxResults=1).splitlines()
+    assert first == [text.splitlines()[0], "", "Total: 2 files, 3 directories", "Combined size: 2.95 KB"]
+    [note] = tools.notes("list_directory_with_sizes", path=".", maxResults=1)
+    assert note.startswith("4 more entries not shown: this output stops at maxResults=1.")
 
 
 def test_directory_tree_depth_excludes_and_cap(tools: Tools) -> None:
@@ -376,18 +428,66 @@ def test_directory_tree_depth_excludes_and_cap(tools: Tools) -> None:
     assert src["children"][0] == {"name": "main.py", "type": "file"}
     shallow = json.loads(tools.text("directory_tree", path=".", maxDepth=1))
     assert all("children" not in node for node in shallow)
-    capped = tools.text("directory_tree", path=".", maxResults=3)
-    assert capped.endswith("... and 7 more entries not shown (raise maxResults or lower maxDepth)")
+    # 4 entries on the top level, 4 on the next, then node_modules/dep/index.js and src/pkg/util.py
+    two_levels = json.loads(tools.text("directory_tree", path=".", maxResults=9))
+    assert [len(node.get("children", [])) for node in two_levels] == [0, 1, 1, 2]
+    dep, pkg = two_levels[2]["children"][0], two_levels[3]["children"][1]
+    assert dep["children"] == [{"name": "index.js", "type": "file"}] and "children" not in pkg
+    [note] = tools.notes("directory_tree", path=".", maxResults=9)
+    assert note.startswith("The whole tree does not fit in this output, which stops at maxResults=9, so it is")
+    assert '1 directories have no "children" key' in note
+    top = json.loads(tools.text("directory_tree", path=".", maxResults=3))  # not even the top level fits
+    assert [(node["name"], node["type"], "children" in node) for node in top] == [
+        ("README.md", "file", False),
+        ("docs", "directory", False),
+        ("node_modules", "directory", False),
+    ]
+    assert tools.notes("directory_tree", path=".", maxResults=3)[0].startswith("Only the first 3 of the 4 entries")
 
 
 def test_get_file_info_and_allowed_directories(tools: Tools, root: Path) -> None:
     info = dict(line.split(": ", 1) for line in tools.text("get_file_info", path="README.md").splitlines())
     assert info["size"] == "20" and info["isFile"] == "true" and info["isDirectory"] == "false"
-    assert set(info) >= {"created", "modified", "accessed", "permissions"}
+    assert set(info) >= {"modified", "accessed", "permissions"}
     assert tools.text("list_allowed_directories") == f"Allowed directories:\n{root}"
     nothing = Tools(Sandbox([]))
     assert "DESKMCP_FILESYSTEM_ROOTS" in nothing.text("list_allowed_directories")
     assert "DESKMCP_FILESYSTEM_ROOTS" in nothing.error("read_text_file", path="/x")
+
+
+def stat_of(**fields: float) -> Any:
+    return SimpleNamespace(st_ctime=111.0, st_ino=7, **fields)
+
+
+@pytest.mark.parametrize(
+    ("st", "statx_said", "platform", "created"),
+    [
+        (stat_of(st_birthtime=50.0), None, "darwin", 50.0),  # macOS and the BSDs: st_birthtime
+        (stat_of(st_birthtime=50.0), None, "win32", 50.0),  # Windows, Python 3.12+
+        (stat_of(), None, "win32", 111.0),  # Windows before 3.12: st_ctime is the creation time there
+        (stat_of(st_birthtime=0.0), None, "darwin", None),  # a volume that keeps none
+        (stat_of(), None, "linux", None),  # Linux before Python 3.15: stat has none, and ctime is not it
+        (stat_of(), 60.0, "linux", 60.0),  # Linux with os.statx
+    ],
+)
+def test_created_is_the_birth_time_each_os_records(st: Any, statx_said: Any, platform: str, created: Any) -> None:
+    assert creation_time(st, statx_said, platform) == created
+
+
+def test_statx_is_asked_for_the_birth_time_of_the_same_file() -> None:
+    calls: list[tuple[Any, ...]] = []
+
+    def fake_statx(path: Any, mask: int, **kwargs: Any) -> Any:
+        calls.append((path, mask, kwargs))
+        return SimpleNamespace(stx_mask=STATX_BTIME | STATX_INO, stx_ino=7, stx_btime=42.5)
+
+    assert statx_birth(3, "a.txt", stat_of(), fake_statx) == 42.5
+    assert calls == [("a.txt", STATX_BTIME | STATX_INO, {"dir_fd": 3, "follow_symlinks": False})]
+    assert statx_birth(3, None, stat_of(), fake_statx) == 42.5 and calls[-1] == (3, STATX_BTIME | STATX_INO, {})
+    assert statx_birth(3, "a.txt", SimpleNamespace(st_ino=8), fake_statx) is None  # replaced since the stat
+    no_btime = SimpleNamespace(stx_mask=STATX_INO, stx_ino=7, stx_btime=None)  # tmpfs keeps none
+    assert statx_birth(3, "a.txt", stat_of(), lambda *_a, **_k: no_btime) is None
+    assert statx_birth(3, "a.txt", stat_of(), None) is None  # Python < 3.15
 
 
 # --- search ------------------------------------------------------------------------------------------
@@ -407,15 +507,21 @@ def test_search_files_glob_semantics(tools: Tools, root: Path) -> None:
     everything = tools.text("search_files", path=".", pattern="**/*", excludePatterns=["node_modules", "*.py"])
     assert "node_modules" not in everything and ".py" not in everything
     assert tools.text("search_files", path=".", pattern="**/*.rs") == "No matches found"
-    capped = tools.text("search_files", path=".", pattern="**", maxResults=2)
-    assert capped.endswith("more matches not shown (raise maxResults or narrow the pattern)")
+    assert tools.text("search_files", path=".", pattern="**", maxResults=2).splitlines() == [
+        str(root / "README.md"),
+        str(root / "docs"),
+    ]
+    [note] = tools.notes("search_files", path=".", pattern="**", maxResults=2)
+    assert note.startswith("8 more matches not shown: this output stops at maxResults=2. Narrow the pattern")
 
 
 def test_search_file_contents(tools: Tools, root: Path) -> None:
     text = tools.text("search_file_contents", path=".", query="hello", caseSensitive=False)
     assert f"{root / 'README.md'}:2: hello world" in text
     assert f"{root / 'src' / 'pkg' / 'util.py'}:2:     return 'Hello'" in text
-    assert text.endswith("3 matching line(s) in 3 of 5 file(s) searched")
+    assert tools.notes("search_file_contents", path=".", query="hello", caseSensitive=False) == [
+        "3 matching line(s) in 3 of 5 file(s) searched"
+    ]
     only_py = tools.text("search_file_contents", path=".", query=r"def \w+\(", isRegex=True, filePattern="**/*.py")
     assert only_py.count(":") >= 2 and "README" not in only_py
     context = tools.text("search_file_contents", path="src", query="def main", contextLines=1)
@@ -424,7 +530,7 @@ def test_search_file_contents(tools: Tools, root: Path) -> None:
         f"{root / 'src' / 'main.py'}:3: def main():",
         f"{root / 'src' / 'main.py'}-4-     return 1",
     ]
-    capped = tools.text("search_file_contents", path=".", query="e", maxResults=1)
+    capped = tools.whole("search_file_contents", path=".", query="e", maxResults=1)
     assert "more matching lines not shown" in capped
     assert "No matches found" in tools.text("search_file_contents", path=".", query="zzz")
 
@@ -441,7 +547,7 @@ def test_search_skips_binary_files(tools: Tools, root: Path) -> None:
 
 def test_search_skips_files_over_its_size_limit(tools: Tools, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(search, "MAX_FILE_FOR_CONTENT_SEARCH", 20)  # README.md is 20 bytes; the others are larger
-    text = tools.text("search_file_contents", path=".", query="hello")
+    text = tools.whole("search_file_contents", path=".", query="hello")
     assert "README.md:2: hello world" in text and "index.js" not in text
     assert "3 file(s) over 8 MiB were not searched" in text
 
@@ -457,7 +563,7 @@ def test_search_says_a_file_could_not_be_read_not_that_it_is_too_large(
         return real_open(path, flags, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", refuse_readme)
-    text = tools.text("search_file_contents", path=".", query="hello")
+    text = tools.whole("search_file_contents", path=".", query="hello")
     assert "index.js" in text and "README.md" not in text
     assert "over 8 MiB" not in text and "1 file(s) could not be read" in text
 
@@ -475,7 +581,8 @@ def test_a_cancelled_walk_stops(root: Path) -> None:
         ticker(context, "entries")(count)
 
     async def in_worker_thread() -> None:
-        await anyio.to_thread.run_sync(lambda: search.find_paths(Sandbox([root]), ".", "**/*.md", [], 10, counting))
+        box = Sandbox([root])
+        await anyio.to_thread.run_sync(lambda: search.find_paths(box, ".", "**/*.md", [], OutputCap(10), counting))
 
     with pytest.raises(ToolCancelled):
         anyio.run(in_worker_thread)
@@ -558,10 +665,10 @@ def test_long_lines_bound_regex_work(tmp_path: Path) -> None:
 
 def test_head_and_tail_of_files_without_final_newline() -> None:
     data = b"a\nb\nc"
-    assert textfiles.head(io.BytesIO(data), 5, 100) == "a\nb\nc"
-    assert textfiles.tail(io.BytesIO(data), 2, 100) == "b\nc"
-    assert textfiles.tail(io.BytesIO(b"a\r\nb\r\n"), 1, 100) == "b"
-    assert textfiles.head(io.BytesIO(b""), 3, 100) == ""
+    assert textfiles.head(io.BytesIO(data), 5, 100) == ("a\nb\nc", None)
+    assert textfiles.tail(io.BytesIO(data), 2, 100) == ("b\nc", None)
+    assert textfiles.tail(io.BytesIO(b"a\r\nb\r\n"), 1, 100) == ("b", None)
+    assert textfiles.head(io.BytesIO(b""), 3, 100) == ("", None)
 
 
 def test_edit_file_does_not_write_over_a_change_made_after_it_read(

@@ -23,7 +23,7 @@ from deskmcp.shared.stdio import (
     serialize_or_explain,
     split_lines,
 )
-from deskmcp.shared.tools import StructuredResult, ToolContext, ToolRegistry, tool
+from deskmcp.shared.tools import StructuredResult, StructuredText, ToolContext, ToolRegistry, tool
 from mcp import Client, MCPError
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -207,6 +207,28 @@ def test_a_tool_definition_comes_from_the_signature_and_docstring():
         "properties": {"total": {"type": "integer"}},
         "required": ["total"],
     }
+
+
+@tool(title="Shout It")
+def shout(text: str) -> StructuredText:
+    """Shout."""
+    return StructuredText(content=text.upper(), notes=["(that was loud)"])
+
+
+@pytest.mark.anyio
+async def test_structured_text_is_the_text_plus_the_reference_servers_structured_shape():
+    definition = shout.definition()
+    assert definition.title == "Shout It" and add.definition().title is None
+    assert definition.output_schema == {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {"content": {"type": "string"}},
+        "required": ["content"],
+        "additionalProperties": False,
+    }
+    result = await ToolRegistry([shout]).call(shout, {"text": "hi"}, None)  # type: ignore[arg-type]
+    assert [block.text for block in result.content] == ["HI", "(that was loud)"]  # type: ignore[union-attr]
+    assert result.structured_content == {"content": "HI"}  # the notes stay out: the schema has no room for them
 
 
 def test_the_context_parameter_is_not_part_of_the_schema():

@@ -22,6 +22,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, Final
 
+from deskmcp.servers.filesystem.filetimes import statx_birth
+
 O_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
 O_DIRECTORY: Final = getattr(os, "O_DIRECTORY", 0)
 O_NONBLOCK: Final = getattr(os, "O_NONBLOCK", 0)
@@ -163,6 +165,10 @@ class FdOps:
         with os.scandir(handle) as entries:
             return list(entries)
 
+    def birth_time(self, parent: int, name: str | None, st: os.stat_result) -> float | None:
+        """What `statx` says where `stat` has no birth time (Linux); None where Python cannot ask."""
+        return statx_birth(parent, name, st)
+
 
 class PathOps:
     """Windows fallback (no dir_fd): verified path handles, links refused per component, opens re-verified."""
@@ -240,6 +246,9 @@ class PathOps:
     def scandir(self, handle: str) -> list[os.DirEntry[str]]:
         with os.scandir(handle) as entries:
             return list(entries)
+
+    def birth_time(self, parent: str, name: str | None, st: os.stat_result) -> float | None:
+        return None  # Windows has it in `st` itself (st_birthtime, or st_ctime before Python 3.12)
 
 
 def native_ops() -> FdOps | PathOps:

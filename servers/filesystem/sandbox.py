@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from deskmcp.servers.filesystem import dirops
+from deskmcp.servers.filesystem.filetimes import creation_time
 from deskmcp.servers.filesystem.paths import (
     NATIVE,
     AccessDenied,
@@ -171,16 +172,26 @@ class Sandbox:
 
     def stat(self, path: str | Path) -> os.stat_result:
         """stat of the file or directory (symlinks inside the roots followed)."""
+        return self._stat(path, birth=False)[0]
+
+    def stat_created(self, path: str | Path) -> tuple[os.stat_result, float | None]:
+        """`stat`, and the file's birth time where the OS records one (`filetimes`)."""
+        return self._stat(path, birth=True)
+
+    def _stat(self, path: str | Path, *, birth: bool) -> tuple[os.stat_result, float | None]:
         for _ in range(RACE_RETRIES):
             with self._locate(path) as where:
                 if where.name is None:
                     try:
-                        return self._ops.stat_dir(where.parent)
+                        st = self._ops.stat_dir(where.parent)
                     except OSError as exc:
                         raise os_error(exc, path, "stat") from None
-                st = self._lstat(where, path)
-                if not dirops.is_link(st):
-                    return st
+                else:
+                    st = self._lstat(where, path)
+                    if dirops.is_link(st):
+                        continue  # swapped for a link since the walk: walk again
+                created = creation_time(st, self._ops.birth_time(where.parent, where.name, st)) if birth else None
+                return st, created
         raise changed_error(path)
 
     def list_dir(self, path: str | Path, *, stat_entries: bool = True) -> list[Entry]:

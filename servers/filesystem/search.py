@@ -1,12 +1,13 @@
-"""Walking a tree through the sandbox: name search, content search, directory tree, each with a result cap.
+"""Walking a tree through the sandbox: name search, content search, directory tree, each within an output cap.
 
 Every walk calls `tick(count)` as it goes; the tool layer turns that into progress notifications and a
-cancellation check, so a cancelled search stops at the next entry. Counting continues past the cap so the
-answer can say how many more there are.
+cancellation check, so a cancelled search stops at the next entry. Searches count on past the cap so the
+answer can say how many more there are; the tree stops descending below the levels that can still be shown.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -15,38 +16,22 @@ from pathlib import Path
 from typing import Any, Final
 
 from deskmcp.servers.filesystem.globs import Excludes, Glob
+from deskmcp.servers.filesystem.output import Capped, OutputCap
 from deskmcp.servers.filesystem.regexguard import MAX_REGEX_LINE, compile_guarded
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.textfiles import looks_binary
+from deskmcp.servers.filesystem.tree import Tree, fit_tree
 from deskmcp.servers.filesystem.walker import TooLarge
 from deskmcp.shared.errors import DomainError as ToolError
 
 Tick = Callable[[int], None]
 MAX_FILE_FOR_CONTENT_SEARCH: Final = 8 * 1024 * 1024
 CONTENT_SEARCH_SECONDS: Final = 60.0
+HAS_JUNCTIONS: Final = hasattr(os.DirEntry, "is_junction")
 
 
 def _no_tick(_count: int) -> None:
     return None
-
-
-@dataclass(slots=True)
-class Capped:
-    """Results up to a cap, and how many more there were."""
-
-    cap: int
-    items: list[str] = field(default_factory=list)
-    more: int = 0
-
-    def add(self, item: str) -> bool:
-        if len(self.items) < self.cap:
-            self.items.append(item)
-            return True
-        self.more += 1
-        return False
-
-    def more_note(self, what: str, hint: str) -> str:
-        return f"... and {self.more:,} more {what} not shown ({hint})" if self.more else ""
 
 
 def _base(sandbox: Sandbox, path: str) -> Path:
@@ -61,8 +46,11 @@ def _walk(
     *,
     max_depth: int | None = None,
     glob: Glob | None = None,
+    prune: Callable[[str], bool] | None = None,
 ) -> Iterator[tuple[str, Any, int, Any]]:
     def descend(relative: str) -> bool:
+        if prune is not None and not prune(relative):
+            return False
         return not excludes.excluded(relative) and (glob is None or glob.may_contain(relative))
 
     count = 0
@@ -76,9 +64,13 @@ def _walk(
 
 
 def find_paths(
-    sandbox: Sandbox, path: str, pattern: str, exclude: Sequence[str], cap: int, tick: Tick = _no_tick
+    sandbox: Sandbox, path: str, pattern: str, exclude: Sequence[str], cap: OutputCap, tick: Tick = _no_tick
 ) -> Capped:
-    """Absolute paths of files and directories whose path relative to `path` matches the glob `pattern`."""
+    """Absolute paths of files and directories whose path relative to `path` matches the glob `pattern`.
+
+    A symbolic link that every other tool would refuse (dangling, or leading out of the roots) is left out, as
+    the reference server leaves out what its path check refuses.
+    """
     glob, excludes = Glob(pattern), Excludes(exclude)
     base = str(_base(sandbox, path))
     max_depth = None if any(None in alt.segments for alt in glob.alternatives) or glob.negated else _levels(glob)
@@ -86,40 +78,37 @@ def find_paths(
     separator = "\\" if "\\" in base and "/" not in base else "/"
     prefix = base.rstrip(separator) + separator
     matches = glob.matcher()
-    for relative, _entry, _level, _directory in _walk(sandbox, path, excludes, tick, max_depth=max_depth, glob=glob):
+    for relative, entry, _level, _directory in _walk(sandbox, path, excludes, tick, max_depth=max_depth, glob=glob):
         if matches(relative):
-            found.add(prefix + (relative if separator == "/" else relative.replace("/", separator)))
+            shown = prefix + (relative if separator == "/" else relative.replace("/", separator))
+            if not _is_link(entry) or _resolves(sandbox, shown):
+                found.add(shown)
     return found
+
+
+def _is_link(entry: os.DirEntry[str]) -> bool:
+    """A symlink, or on Windows a junction (Python 3.12+ tells them apart; before, one looks like a directory)."""
+    return entry.is_symlink() or (HAS_JUNCTIONS and entry.is_junction())
+
+
+def _resolves(sandbox: Sandbox, path: str) -> bool:
+    try:
+        sandbox.stat(path)
+    except ToolError:
+        return False
+    return True
 
 
 def _levels(glob: Glob) -> int:
     return max(len(alt.segments) for alt in glob.alternatives)
 
 
-# --- directory tree ----------------------------------------------------------------------------------
-
-
 def tree(
-    sandbox: Sandbox, path: str, exclude: Sequence[str], max_depth: int | None, cap: int, tick: Tick = _no_tick
-) -> tuple[list[dict[str, Any]], int]:
-    """Nested {name, type, children} like the reference; directories at `max_depth` have no `children`."""
-    top: list[dict[str, Any]] = []
-    parents: dict[str, list[dict[str, Any]]] = {"": top}
-    shown = more = 0
-    for relative, entry, depth, _directory in _walk(sandbox, path, Excludes(exclude), tick, max_depth=max_depth):
-        parent = relative.rsplit("/", 1)[0] if "/" in relative else ""
-        siblings = parents.get(parent)
-        if siblings is None or shown >= cap:
-            more += 1
-            continue
-        shown += 1
-        node: dict[str, Any] = {"name": entry.name, "type": "file"}
-        if entry.is_dir(follow_symlinks=False):
-            node["type"] = "directory"
-            if max_depth is None or depth + 1 < max_depth:
-                node["children"] = parents[relative] = []
-        siblings.append(node)
-    return top, more
+    sandbox: Sandbox, path: str, exclude: Sequence[str], max_depth: int | None, cap: OutputCap, tick: Tick = _no_tick
+) -> Tree:
+    """The directory tree of `path`, as much of it as fits `cap` (see `tree`)."""
+    excludes = Excludes(exclude)
+    return fit_tree(lambda prune: _walk(sandbox, path, excludes, tick, prune=prune), max_depth, cap)
 
 
 # --- content search ----------------------------------------------------------------------------------
@@ -133,7 +122,7 @@ class ContentQuery:
     context: int
     file_glob: str
     exclude: Sequence[str]
-    cap: int
+    cap: OutputCap
 
     def compiled(self) -> re.Pattern[str]:
         if not self.query:
@@ -148,8 +137,9 @@ class ContentQuery:
 class ContentResult:
     """Output lines (grep -n style), and counts for the summary."""
 
-    cap: int
+    cap: OutputCap
     lines: list[str] = field(default_factory=list)
+    used: int = 0
     hits: int = 0
     more: int = 0
     files_searched: int = 0
@@ -217,19 +207,22 @@ def _grep(
 
 
 def _emit(lines: list[str], hits: list[int], context: int, shown: str, out: ContentResult) -> None:
-    """Append hits with their context; past the cap only count them."""
+    """Append hits with their context while they fit the cap; past it only count them."""
     hit_set, last = set(hits), -1
     for number in hits:
-        if out.hits >= out.cap:
-            out.more += 1
-            continue
-        out.hits += 1
         start, end = max(0, number - context, last + 1), min(len(lines), number + context + 1)
-        if context and out.lines and (last < 0 or start > last + 1):
-            out.lines.append("--")
+        group = ["--"] if context and out.lines and (last < 0 or start > last + 1) else []
         for index in range(start, end):
-            mark = ":" if index in hit_set and index <= number else "-"
             if index in hit_set and index > number:
                 break  # the next hit prints itself, with its own context
-            out.lines.append(f"{shown}{mark}{index + 1}{mark} {lines[index].removesuffix(chr(13))}")
-            last = index
+            mark = ":" if index in hit_set else "-"
+            group.append(f"{shown}{mark}{index + 1}{mark} {lines[index].removesuffix(chr(13))}")
+            last_line = index
+        cost = out.cap.cost(sum(len(line) + 1 for line in group))
+        if out.more or out.used + cost > out.cap.size:
+            out.more += 1
+            continue
+        out.lines += group
+        out.used += cost
+        out.hits += 1
+        last = last_line

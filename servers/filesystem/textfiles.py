@@ -18,6 +18,7 @@ from deskmcp.servers.filesystem.walker import require_regular, too_big
 from deskmcp.shared.errors import DomainError
 
 CHUNK: Final = 64 * 1024
+DIFF_CONTEXT: Final = 4  # jsdiff's default, so diffs read as the reference server's do
 BINARY_PROBE: Final = 8192
 
 
@@ -62,13 +63,14 @@ def _text_lines(lines: list[bytes]) -> str:
 
 
 def _truncation_note(lines: int, limit: int) -> str:
-    return f"[truncated: the requested lines exceed the {limit:,}-byte read limit; showing {lines} line(s)]"
+    return f"Truncated: the requested lines exceed the {limit:,}-byte read limit; {lines} line(s) are shown."
 
 
-def head(handle: IO[bytes], count: int, limit: int) -> str:
-    """The first `count` lines (without their line ends), reading at most `limit` bytes."""
+def head(handle: IO[bytes], count: int, limit: int) -> tuple[str, str | None]:
+    """The first `count` lines (without their line ends), reading at most `limit` bytes; and a note when the
+    limit cut them short."""
     if count <= 0:
-        return ""
+        return "", None
     chunks: list[bytes] = []
     size = newlines = 0
     while newlines < count and size < limit:
@@ -80,18 +82,19 @@ def head(handle: IO[bytes], count: int, limit: int) -> str:
         newlines += chunk.count(b"\n")
     lines = b"".join(chunks).split(b"\n")
     if len(lines) > count:
-        return _text_lines(lines[:count])
+        return _text_lines(lines[:count]), None
     if size < limit or not handle.read(1):
         if lines[-1] == b"":
             lines.pop()
-        return _text_lines(lines)
-    return _text_lines(lines) + "\n" + _truncation_note(len(lines), limit)
+        return _text_lines(lines), None
+    return _text_lines(lines), _truncation_note(len(lines), limit)
 
 
-def tail(handle: IO[bytes], count: int, limit: int) -> str:
-    """The last `count` lines; a newline at the very end does not start an empty last line."""
+def tail(handle: IO[bytes], count: int, limit: int) -> tuple[str, str | None]:
+    """The last `count` lines; a newline at the very end does not start an empty last line. And a note when
+    the limit cut them short."""
     if count <= 0:
-        return ""
+        return "", None
     position = handle.seek(0, os.SEEK_END)
     chunks: list[bytes] = []
     size = newlines = 0
@@ -111,8 +114,8 @@ def tail(handle: IO[bytes], count: int, limit: int) -> str:
         lines = lines[1:]  # cut mid-line by where reading stopped
     text = _text_lines(lines[-count:])
     if position > 0 and len(lines) < count:
-        return _truncation_note(len(lines), limit) + "\n" + text
-    return text
+        return text, _truncation_note(len(lines), limit)
+    return text, None
 
 
 # --- edits ---------------------------------------------------------------------------------------------
@@ -187,17 +190,40 @@ def apply_edits(content: str, edits: Sequence[tuple[str, str]]) -> str:
 
 
 def unified_diff(before: str, after: str, shown: str) -> str:
-    """A git-style unified diff, fenced with enough backticks that the diff cannot close the fence."""
-    lines = difflib.unified_diff(
-        before.splitlines(keepends=True),
-        after.splitlines(keepends=True),
-        fromfile=shown,
-        tofile=shown,
-        fromfiledate="original",
-        tofiledate="modified",
-    )
-    body = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+    """A unified diff as the reference server writes one (jsdiff's `createTwoFilesPatch`: an `Index:` header,
+    4 lines of context, line counts always given, CRLF shown as LF), fenced with enough backticks that the diff
+    cannot close the fence."""
+    old, new = _diff_lines(before), _diff_lines(after)
+    out = [f"Index: {shown}", "=" * 67, f"--- {shown}\toriginal", f"+++ {shown}\tmodified"]
+    for group in difflib.SequenceMatcher(None, old, new).get_grouped_opcodes(DIFF_CONTEXT):
+        (_, i1, _, j1, _), (_, _, i2, _, j2) = group[0], group[-1]
+        out.append(f"@@ -{_diff_range(i1, i2)} +{_diff_range(j1, j2)} @@")
+        for tag, a1, a2, b1, b2 in group:
+            if tag == "equal":
+                _diff_body(out, " ", old[a1:a2])
+                continue
+            _diff_body(out, "-", old[a1:a2])
+            _diff_body(out, "+", new[b1:b2])
+    body = "\n".join(out) + "\n"
     fence = "```"
     while fence in body:
         fence += "`"
     return f"{fence}diff\n{body}{fence}\n"
+
+
+def _diff_lines(text: str) -> list[str]:
+    """Lines with their "\\n" (only "\\n" ends a line, as in jsdiff); CRLF as LF."""
+    parts = text.replace("\r\n", "\n").split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def _diff_range(start: int, stop: int) -> str:
+    return f"{start + 1 if stop > start else start},{stop - start}"
+
+
+def _diff_body(out: list[str], mark: str, lines: list[str]) -> None:
+    for line in lines:
+        if line.endswith("\n"):
+            out.append(mark + line[:-1])
+        else:
+            out += [mark + line, "\\ No newline at end of file"]

@@ -1,26 +1,35 @@
-"""The filesystem tools: names and arguments of `@modelcontextprotocol/server-filesystem`, plus content search.
+"""The filesystem tools: names, titles, arguments and result shapes of `@modelcontextprotocol/server-filesystem`,
+plus content search.
 
-Each tool is a thin adapter over the sandbox and the domain modules (`textfiles`, `search`, `listing`).
-Additions over the reference: `search_file_contents`, `maxResults` on every listing and search (with
-"N more"), `maxDepth` on `directory_tree`, progress and cancellation on walks, size limits on reads.
+Each tool is a thin adapter over the sandbox and the domain modules (`textfiles`, `search`, `listing`). Every
+result is the reference's text, also as `structuredContent: {content}` under the reference's output schema;
+notes of ours (what a cap left out) follow as separate text blocks. Additions over the reference:
+`search_file_contents`, an output cap on every listing and search (`output`) with `maxResults` to choose
+another, `maxDepth` on `directory_tree`, progress and cancellation on walks, size limits on reads.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import time
 from dataclasses import dataclass
-from pathlib import PurePath
 from typing import Annotated, Any, Final, Literal
 
 import anyio.from_thread
-import mcp.types as types
 from deskmcp.servers.filesystem import listing, search, textfiles
-from deskmcp.servers.filesystem.filetypes import mime_type
+from deskmcp.servers.filesystem.media import MediaResult, media_block
+from deskmcp.servers.filesystem.output import OUTPUT_CHARS, OutputCap
 from deskmcp.servers.filesystem.sandbox import Sandbox
-from deskmcp.servers.filesystem.uris import path_to_uri
-from deskmcp.shared.tools import READ_ONLY, ToolContext, ToolError, ToolRegistry, ToolSpec, tool, writes
+from deskmcp.shared.tools import (
+    READ_ONLY,
+    StructuredText,
+    ToolContext,
+    ToolError,
+    ToolRegistry,
+    ToolSpec,
+    tool,
+    writes,
+)
 from pydantic import BaseModel, ConfigDict, Field
 
 PROGRESS_INTERVAL: Final = 0.25
@@ -36,14 +45,22 @@ Exclude = Annotated[
 ]
 
 
-def _cap(default: int, what: str) -> Any:
-    return Annotated[int, Field(ge=1, le=HARD_MAX_RESULTS, description=f"Most {what} to return (default {default})")]
+def _cap(what: str) -> Any:
+    return Annotated[
+        int | None,
+        Field(
+            ge=1,
+            le=HARD_MAX_RESULTS,
+            description=f"Most {what} to return (default: as many as fit in about {OUTPUT_CHARS:,} characters)",
+        ),
+    ]
 
 
-MaxEntries = _cap(5000, "entries")
-MaxTreeEntries = _cap(2000, "entries")
-MaxPaths = _cap(1000, "paths")
-MaxLines = _cap(200, "matching lines")
+MaxEntries = _cap("entries")
+MaxPaths = _cap("paths")
+MaxLines = _cap("matching lines")
+Head = Annotated[int | None, Field(ge=0, description="If provided, returns only the first N lines of the file")]
+Tail = Annotated[int | None, Field(ge=0, description="If provided, returns only the last N lines of the file")]
 
 
 class Edit(BaseModel):
@@ -57,18 +74,6 @@ class Edit(BaseModel):
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_read_bytes: int
-
-
-def media_block(path: PurePath, data: str) -> types.ContentBlock:
-    """An image or audio block, or for any other type an embedded resource (the spec has no 'blob' block) whose URI
-    is the file's resource URI."""
-    mime = mime_type(path.name)  # the resources' own fixed table, the same on every OS
-    if mime.startswith("image/"):
-        return types.ImageContent(type="image", data=data, mime_type=mime)
-    if mime.startswith("audio/"):
-        return types.AudioContent(type="audio", data=data, mime_type=mime)
-    resource = types.BlobResourceContents(uri=path_to_uri(path), mime_type=mime, blob=data)
-    return types.EmbeddedResource(type="resource", resource=resource)
 
 
 def ticker(ctx: ToolContext, what: str) -> search.Tick:
@@ -90,130 +95,123 @@ def build_tools(sandbox: Sandbox, limits: Limits) -> list[ToolSpec]:
     """Every tool, the write tools included (`build_registry` withholds them from a read-only sandbox)."""
     limit = limits.max_read_bytes
 
-    def read_text(path: str, head: int | None, tail: int | None) -> str:
+    def read_text(path: str, head: int | None, tail: int | None) -> StructuredText:
+        head, tail = head or None, tail or None  # 0 means "not given", as in the reference
         if head is not None and tail is not None:
             raise ToolError("give head or tail, not both")
         with sandbox.open_read(path) as handle:
-            if head is not None:
-                return textfiles.head(handle, head, limit)
-            if tail is not None:
-                return textfiles.tail(handle, tail, limit)
-            return textfiles.decode(textfiles.read_within(handle, path, limit), path)
+            if head is None and tail is None:
+                return StructuredText(content=textfiles.decode(textfiles.read_within(handle, path, limit), path))
+            text, note = textfiles.head(handle, head, limit) if head else textfiles.tail(handle, tail or 0, limit)
+        return StructuredText(content=text, notes=[note] if note else [])
 
-    @tool(annotations=READ_ONLY)
-    def read_text_file(
-        path: FilePath,
-        head: Annotated[int | None, Field(ge=0, description="If provided, returns only the first N lines")] = None,
-        tail: Annotated[int | None, Field(ge=0, description="If provided, returns only the last N lines")] = None,
-    ) -> str:
+    @tool(title="Read Text File", annotations=READ_ONLY)
+    def read_text_file(path: FilePath, head: Head = None, tail: Tail = None) -> StructuredText:
         """Read a file as UTF-8 text. Use `head` or `tail` for the first or last N lines of a file of any size;
         whole reads are limited in size. Only works within allowed directories."""
         return read_text(path, head, tail)
 
-    @tool(name="read_file", annotations=READ_ONLY)
-    def read_file(
-        path: FilePath,
-        head: Annotated[int | None, Field(ge=0, description="If provided, returns only the first N lines")] = None,
-        tail: Annotated[int | None, Field(ge=0, description="If provided, returns only the last N lines")] = None,
-    ) -> str:
+    @tool(name="read_file", title="Read File (Deprecated)", annotations=READ_ONLY)
+    def read_file(path: FilePath, head: Head = None, tail: Tail = None) -> StructuredText:
         """Read the complete contents of a file as text. DEPRECATED: Use read_text_file instead."""
         return read_text(path, head, tail)
 
-    @tool(annotations=READ_ONLY)
-    def read_media_file(path: FilePath) -> list[Any]:
+    @tool(title="Read Media File", annotations=READ_ONLY)
+    def read_media_file(path: FilePath) -> MediaResult:
         """Read an image, audio or other binary file as a base64 content block with its MIME type
         (image and audio as such, anything else as an embedded resource). Only works within allowed directories."""
-        data = sandbox.read_bytes(path, limit)
-        return [media_block(sandbox.resolve(path), base64.b64encode(data).decode("ascii"))]
+        return MediaResult.of(media_block(sandbox.resolve(path), base64.b64encode(sandbox.read_bytes(path, limit))))
 
-    @tool(annotations=READ_ONLY)
+    @tool(title="Read Multiple Files", annotations=READ_ONLY)
     def read_multiple_files(
         paths: Annotated[list[str], Field(min_length=1, description="Paths of the files to read")],
-    ) -> str:
+    ) -> StructuredText:
         """Read several text files at once; each is shown under its path, and a file that cannot be read shows
         its error without stopping the others. Only works within allowed directories."""
-        return listing.read_many(sandbox, paths, limit)
+        return StructuredText(content=listing.read_many(sandbox, paths, limit))
 
-    @tool(annotations=writes(destructive=True, idempotent=True))
-    def write_file(path: FilePath, content: str) -> str:
+    @tool(title="Write File", annotations=writes(destructive=True, idempotent=True))
+    def write_file(path: FilePath, content: str) -> StructuredText:
         """Create a new file or completely overwrite an existing file with new content (written atomically;
         permissions kept). Only works within allowed directories."""
         outcome = sandbox.write_bytes(path, listing.encode_text(content, path))
-        return f"Successfully wrote to {path}" + listing.hard_link_note(outcome)
+        return StructuredText(content=f"Successfully wrote to {path}", notes=listing.hard_link_note(outcome))
 
-    @tool(annotations=writes(destructive=True, idempotent=False))
+    @tool(title="Edit File", annotations=writes(destructive=True, idempotent=False))
     def edit_file(
         path: FilePath,
         edits: Annotated[list[Edit], Field(description="Replacements, applied in order")],
         dryRun: Annotated[bool, Field(description="Preview changes using git-style diff format")] = False,
-    ) -> str:
+    ) -> StructuredText:
         """Replace exact text in a file: each oldText must match exactly one place (whitespace-tolerant line
         matching as a fallback). Returns a git-style diff; with dryRun nothing is written. Only works within
         allowed directories."""
         return listing.edit(sandbox, path, [(e.oldText, e.newText) for e in edits], dryRun, limit)
 
-    @tool(annotations=writes(destructive=False, idempotent=True))
-    def create_directory(path: FilePath) -> str:
+    @tool(title="Create Directory", annotations=writes(destructive=False, idempotent=True))
+    def create_directory(path: FilePath) -> StructuredText:
         """Create a directory, with any missing parents; succeeds if it already exists. Only works within
         allowed directories."""
         sandbox.make_dirs(path)
-        return f"Successfully created directory {path}"
+        return StructuredText(content=f"Successfully created directory {path}")
 
-    @tool(annotations=READ_ONLY)
-    def list_directory(path: FilePath, maxResults: MaxEntries = 5000) -> str:
+    @tool(title="List Directory", annotations=READ_ONLY)
+    def list_directory(path: FilePath, maxResults: MaxEntries = None) -> StructuredText:
         """List a directory, one entry per line with a [FILE] or [DIR] prefix. Only works within allowed
         directories."""
-        return listing.list_plain(sandbox, path, maxResults)
+        return listing.list_plain(sandbox, path, OutputCap(maxResults))
 
-    @tool(annotations=READ_ONLY)
+    @tool(title="List Directory with Sizes", annotations=READ_ONLY)
     def list_directory_with_sizes(
         path: FilePath,
         sortBy: Annotated[Literal["name", "size"], Field(description="Sort entries by name or size")] = "name",
-        maxResults: MaxEntries = 5000,
-    ) -> str:
+        maxResults: MaxEntries = None,
+    ) -> StructuredText:
         """List a directory with file sizes and totals, [FILE]/[DIR] prefixes. Only works within allowed
         directories."""
-        return listing.list_sized(sandbox, path, sortBy, maxResults)
+        return listing.list_sized(sandbox, path, sortBy, OutputCap(maxResults))
 
-    @tool(annotations=READ_ONLY)
+    @tool(title="Directory Tree", annotations=READ_ONLY)
     def directory_tree(
         path: FilePath,
         excludePatterns: Exclude = [],  # noqa: B006 - pydantic copies defaults
         maxDepth: Annotated[int | None, Field(ge=1, description="Levels to show (default: all)")] = None,
-        maxResults: MaxTreeEntries = 2000,
+        maxResults: MaxEntries = None,
         ctx: ToolContext = None,  # type: ignore[assignment]
-    ) -> str:
+    ) -> StructuredText:
         """Recursive tree of a directory as JSON: each entry has 'name', 'type' (file/directory) and, for
-        directories, 'children' (absent at the maxDepth limit). Only works within allowed directories."""
-        nodes, more = search.tree(sandbox, path, excludePatterns, maxDepth, maxResults, ticker(ctx, "entries"))
-        text = json.dumps(nodes, indent=2, ensure_ascii=False)
-        return text + (
-            f"\n... and {more:,} more entries not shown (raise maxResults or lower maxDepth)" if more else ""
-        )
+        directories, 'children'. A tree too large to show whole is shown to the depth that fits, and its
+        directories on the last level shown (or at maxDepth) have no 'children'. Only works within allowed
+        directories."""
+        cap = OutputCap(maxResults)
+        found = search.tree(sandbox, path, excludePatterns, maxDepth, cap, ticker(ctx, "entries"))
+        return listing.tree_text(found, cap)
 
-    @tool(annotations=writes(destructive=True, idempotent=False))
-    def move_file(source: FilePath, destination: FilePath) -> str:
+    @tool(title="Move File", annotations=writes(destructive=True, idempotent=False))
+    def move_file(source: FilePath, destination: FilePath) -> StructuredText:
         """Move or rename a file or directory; fails if the destination exists. Both paths must be within
         allowed directories."""
         sandbox.move(source, destination)
-        return f"Successfully moved {source} to {destination}"
+        return StructuredText(content=f"Successfully moved {source} to {destination}")
 
-    @tool(annotations=READ_ONLY)
+    @tool(title="Search Files", annotations=READ_ONLY)
     def search_files(
         path: FilePath,
         pattern: Annotated[
             str, Field(description="Glob on the path relative to `path`: '*.ext' at the top, '**/*.ext' at any depth")
         ],
         excludePatterns: Exclude = [],  # noqa: B006
-        maxResults: MaxPaths = 1000,
+        maxResults: MaxPaths = None,
         ctx: ToolContext = None,  # type: ignore[assignment]
-    ) -> str:
+    ) -> StructuredText:
         """Recursively find files and directories whose path relative to `path` matches a glob. Returns full
         paths. Only searches within allowed directories."""
-        found = search.find_paths(sandbox, path, pattern, excludePatterns, maxResults, ticker(ctx, "entries"))
-        return listing.capped_text(found, "No matches found", "matches", "raise maxResults or narrow the pattern")
+        cap = OutputCap(maxResults)
+        return listing.paths_text(
+            search.find_paths(sandbox, path, pattern, excludePatterns, cap, ticker(ctx, "entries"))
+        )
 
-    @tool(annotations=READ_ONLY)
+    @tool(title="Search File Contents", annotations=READ_ONLY)
     def search_file_contents(
         path: FilePath,
         query: Annotated[str, Field(description="Text to find (or a regular expression with isRegex)")],
@@ -222,24 +220,25 @@ def build_tools(sandbox: Sandbox, limits: Limits) -> list[ToolSpec]:
         contextLines: Annotated[int, Field(ge=0, le=20, description="Lines of context around each match")] = 0,
         filePattern: Annotated[str, Field(description="Glob of files to search, e.g. '**/*.py'")] = "**",
         excludePatterns: Exclude = [],  # noqa: B006
-        maxResults: MaxLines = 200,
+        maxResults: MaxLines = None,
         ctx: ToolContext = None,  # type: ignore[assignment]
-    ) -> str:
+    ) -> StructuredText:
         """Search the contents of text files under a directory (like grep -n): `file:line: text`, context lines
-        as `file-line- text`. Binary and very large files are skipped. Only searches within allowed directories."""
+        as `file-line- text`; counts and notes follow in a second block. Binary and very large files are
+        skipped. Only searches within allowed directories."""
         request = search.ContentQuery(
-            query, isRegex, caseSensitive, contextLines, filePattern, excludePatterns, maxResults
+            query, isRegex, caseSensitive, contextLines, filePattern, excludePatterns, OutputCap(maxResults)
         )
         return listing.content_text(search.search_contents(sandbox, path, request, ticker(ctx, "entries scanned")))
 
-    @tool(annotations=READ_ONLY)
-    def get_file_info(path: FilePath) -> str:
+    @tool(title="Get File Info", annotations=READ_ONLY)
+    def get_file_info(path: FilePath) -> StructuredText:
         """Metadata of a file or directory: size, times, type, permissions. Only works within allowed
         directories."""
-        return listing.file_info(sandbox.stat(path))
+        return StructuredText(content=listing.file_info(*sandbox.stat_created(path)))
 
-    @tool(annotations=READ_ONLY)
-    def list_allowed_directories() -> str:
+    @tool(title="List Allowed Directories", annotations=READ_ONLY)
+    def list_allowed_directories() -> StructuredText:
         """The directories this server may access (subdirectories included)."""
         return listing.allowed(sandbox)
 

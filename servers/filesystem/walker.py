@@ -1,9 +1,11 @@
 """Walking a path one component at a time from an opened root, as the sandbox does for every operation.
 
 A walk holds a stack of open directory handles (`dirops`). `..` pops the stack and never goes above the root
-the walk is in. A component that is a symlink is replaced by its target's components (an absolute target
-restarts at the root that holds it, or is refused), so links are resolved by this same walker and can never
-lead outside the roots; a link at the end of the path whose target does not exist is refused.
+the walk is in, except inside a symlink's target. A component that is a symlink is replaced by its target's
+components; an absolute target restarts at the root that holds it, and a relative one that climbs out of its
+root (`../other_root/file`) continues in whichever root holds where it leads, or is refused. So links are
+resolved by this same walker and can never lead outside the roots; a link at the end of the path whose target
+does not exist is refused.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ class Walk:
             if name in ("", "."):
                 continue
             if name == "..":
-                self._up()
+                self._up(pending)
                 continue
             check_component(name, self.shown, self.flavour)
             if not pending:
@@ -122,14 +124,41 @@ class Walk:
             pending.extendleft(reversed(self._splice(name, link)))
         return Located(self.root, self.handles[-1], None, tuple(self.names))
 
-    def _up(self) -> None:
-        if not self.names:
-            if self.through_link is not None:
-                raise self._link_outside(self.through_link)
+    def _up(self, pending: deque[str]) -> None:
+        if self.names:
+            self.ops.close(self.handles.pop())
+            self.names.pop()
+        elif self.through_link is not None:
+            self._leave_root(pending)
+        else:
             msg = f"{self.shown!r} leads above the allowed directory {self.root.path}; use a path inside it"
             raise AccessDenied(msg)
-        self.ops.close(self.handles.pop())
-        self.names.pop()
+
+    def _leave_root(self, pending: deque[str]) -> None:
+        """`..` at the top of a root inside a link's target: the target goes on from the root's parent, and
+        the walk with it if that is in a root (the link's own or another), matched as an absolute target is.
+
+        The root's path is real (no links in it), so climbing it by text is exact; the first name below it is
+        compared with the roots' spellings, never opened, and the rest is walked from the matched root's handle.
+        """
+        anchor, above = self.flavour.split(str(self.root.path))
+        above = above[:-1]  # `..` of the root; of "/" or "C:\\" it is itself
+        while pending and pending[0] in ("", ".", ".."):
+            if pending.popleft() == ".." and above:
+                above.pop()
+        matched = match_root(self.roots, anchor, [*above, *pending], self.flavour)
+        if matched is None:
+            raise self._link_outside(self.through_link or "")
+        root, rest = matched
+        self._restart(root)
+        pending.clear()
+        pending.extend(rest)
+
+    def _restart(self, root: Root) -> None:
+        """Continue the walk at the top of `root`."""
+        self.close()
+        self.root = root
+        self.handles, self.names = [self.ops.dup(root.handle.handle)], []
 
     def _leaf(self, name: str, *, follow: bool, must_exist: bool, from_link: bool) -> tuple[str, str] | None:
         """None when `name` is the target; (name, link text) when it is a symlink to follow."""
@@ -195,14 +224,9 @@ class Walk:
             return parts
         matched = match_root(self.roots, anchor, parts, flavour)
         if matched is None:
-            msg = (
-                f"{self.shown!r} goes through the symbolic link {name!r}, which points outside the allowed directories"
-            )
-            raise AccessDenied(msg)
+            raise self._link_outside(name)
         root, rest = matched
-        self.close()
-        self.root = root
-        self.handles, self.names = [self.ops.dup(root.handle.handle)], []
+        self._restart(root)
         return rest
 
     def _link_outside(self, name: str) -> AccessDenied:
@@ -264,11 +288,16 @@ def require_regular(st: os.stat_result, path: str | Path) -> None:
 class TooLarge(DomainError):
     """A file is over a read limit (callers that map errors tell this apart from other refusals)."""
 
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message)
+        self.size = size  # at least this many bytes
+
 
 def too_big(path: str | Path, size: int, limit: int) -> TooLarge:
     return TooLarge(
         f"{os.fspath(path)!r} is {size:,} bytes, over the {limit:,}-byte limit; "
-        "read part of it with head or tail, or raise the limit in the server settings"
+        "read part of it with head or tail, or raise the limit in the server settings",
+        size,
     )
 
 
