@@ -201,6 +201,7 @@ class Store:
             self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
         )
         try:
+            _check_version(conn.execute("PRAGMA user_version").fetchone()[0])  # before anything writes to the file
             with contextlib.suppress(sqlite3.OperationalError):  # a read-only store keeps its journal mode
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA foreign_keys = ON")
@@ -321,6 +322,15 @@ def _not_sqlite_message(path: Path, head: bytes) -> str:
     return f"{message} Set DESKMCP_MEMORY_PATH to another file, or leave it unset for the default location."
 
 
+def _check_version(version: int) -> None:
+    if version > schema.LATEST:
+        msg = (
+            f"the memory store was written by a newer deskmcp (schema version {version}; this one knows up to "
+            f"{schema.LATEST}); it was left untouched. Upgrade deskmcp (uvx deskmcp@latest) to use it."
+        )
+        raise StoreUnavailable(msg)
+
+
 def _migrate(conn: sqlite3.Connection) -> None:
     """Bring the schema to `schema.LATEST`, in one transaction, whichever process gets there first."""
     if conn.execute("PRAGMA user_version").fetchone()[0] == schema.LATEST:
@@ -328,12 +338,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > schema.LATEST:
-            msg = (
-                f"the memory store was written by a newer deskmcp (schema version {version}; this one knows up to "
-                f"{schema.LATEST}). Upgrade deskmcp (uvx deskmcp@latest) to use it."
-            )
-            raise StoreUnavailable(msg)
+        _check_version(version)
         for steps in schema.MIGRATIONS[version:]:
             for statement in steps:
                 conn.execute(statement)
