@@ -27,10 +27,11 @@ from deskmcp.servers.memory.errors import InvalidInput
 DEFAULT_BUDGET: Final = 80_000  # characters of text, about 20,000 tokens
 CURSOR_VERSION: Final = 1
 CURSOR_MAX: Final = 1_000
-_RESERVED: Final = 600  # the wrapper, totals, cursor and note
-_ENTITY_OVERHEAD: Final = 72  # braces, keys and indentation of one pretty-printed entity
+_RESERVED: Final = 1_200  # the wrapper, totals, cursor and a note that may name a long entity
+# Characters of one item in the pretty-printed reply besides its strings: braces, keys, indentation, commas.
+_ENTITY_OVERHEAD: Final = 83
 _OBSERVATION_OVERHEAD: Final = 10
-_RELATION_OVERHEAD: Final = 62
+_RELATION_OVERHEAD: Final = 66
 
 
 def query_key(*parts: Any) -> str:
@@ -53,17 +54,16 @@ def decode_cursor(cursor: Any, key: str, fields: Sequence[str]) -> dict[str, Any
             raise ValueError
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         valid = isinstance(data, dict) and data.get("v") == CURSOR_VERSION and isinstance(data.get("q"), str)
-        valid = valid and all(type(data.get(name)) is int and data[name] >= 0 for name in fields)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         valid = False
-    if not valid:
-        msg = f"cursor {cursor[:40]!r} is not one this server gave; pass back nextCursor unchanged, or leave it out"
-        raise InvalidInput(msg + " to start from the beginning")
-    if data["q"] != key:
+    if valid and data["q"] != key:
         raise InvalidInput(
             "cursor belongs to a different query (another tool, project, query text, names or filters); repeat "
             "the call that returned it with the same arguments, or leave cursor out to start again"
         )
+    if not valid or not all(type(data.get(name)) is int and data[name] >= 0 for name in fields):
+        msg = f"cursor {cursor[:40]!r} is not one this server gave; pass back nextCursor unchanged, or leave it out"
+        raise InvalidInput(msg + " to start from the beginning")
     return data
 
 
@@ -97,10 +97,12 @@ def _part_size(part: graph.Observation | graph.Relation) -> int:
 
 
 def fill(items: Iterator[Item], first_part: int, limit: int | None, budget: int) -> Page:
-    """Take items (the first from part `first_part`) while they fit in `limit` entities and `budget` characters."""
+    """Take items (the first from part `first_part`) while they fit in `limit` entities and `budget` characters.
+
+    An entity that does not fit goes whole to the next page, unless it is the page's first: then it is cut.
+    """
     page = Page()
     used = _RESERVED
-    progress = False  # at least one part or whole entity is on the page
     skip = first_part
     for item in items:
         entity = item.entity
@@ -109,30 +111,24 @@ def fill(items: Iterator[Item], first_part: int, limit: int | None, budget: int)
             page.more = True
             return page
         parts: list[graph.Observation | graph.Relation] = [*entity.observations, *item.relations]
+        sizes = [_part_size(part) for part in parts[skip:]]
         head = _text_size(entity.name) + _text_size(entity.entity_type) + _ENTITY_OVERHEAD
-        if progress and used + head > budget:
-            page.more = True
+        if page.entities and used + head + sum(sizes) > budget:
+            page.next_part, page.more = skip, True
             return page
         used += head
-        shown: list[graph.Observation | graph.Relation] = []
-        index = skip
-        while index < len(parts):
-            size = _part_size(parts[index])
-            if (progress or shown) and used + size > budget:
-                break
-            shown.append(parts[index])
-            used += size
-            index += 1
-        skip = 0
-        if shown or index == len(parts):
-            page.entities.append(
-                graph.reference_entity(entity, [p.content for p in shown if isinstance(p, graph.Observation)])
-            )
-            page.relations += [graph.reference_relation(p) for p in shown if isinstance(p, graph.Relation)]
-            progress = True
-        if index < len(parts):
-            page.next_part, page.more = index, True
-            page.cut = entity.name if shown else None
+        taken = 0
+        while taken < len(sizes) and (taken == 0 or used + sizes[taken] <= budget):
+            used += sizes[taken]
+            taken += 1
+        shown = parts[skip : skip + taken]
+        page.entities.append(
+            graph.reference_entity(entity, [p.content for p in shown if isinstance(p, graph.Observation)])
+        )
+        page.relations += [graph.reference_relation(p) for p in shown if isinstance(p, graph.Relation)]
+        if taken < len(sizes):
+            page.next_part, page.cut, page.more = skip + taken, entity.name, True
             return page
         page.finished += 1
+        skip = 0
     return page
