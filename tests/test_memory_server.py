@@ -215,6 +215,51 @@ def test_a_cursor_from_another_query_is_refused_over_the_wire(tmp_path):
         assert server.call_tool("search_nodes", {"query": "fact", "cursor": cursor})["structuredContent"]["entities"]
 
 
+REFERENCE_SERVER = (
+    Path(__file__).resolve().parent.parent / "bench" / ".peers" / "node_modules" / "@modelcontextprotocol"
+)
+REFERENCE_SERVER = REFERENCE_SERVER / "server-memory" / "dist" / "index.js"
+SAME_AS_THE_REFERENCE = [
+    (
+        "create_entities",
+        {"entities": [entity("A", "person", "a1", "a2"), entity("B", "company"), entity("C", "place", "c1")]},
+    ),
+    ("create_entities", {"entities": [entity("A", "robot", "x"), entity("D", "thing")]}),
+    (
+        "create_relations",
+        {"relations": [relation("A", "B", "works_at"), relation("C", "A", "home_of"), relation("B", "C", "in")]},
+    ),
+    ("create_relations", {"relations": [relation("A", "B", "works_at"), relation("A", "C", "visits")]}),
+    (
+        "add_observations",
+        {"observations": [{"entityName": "A", "contents": ["a2", "a3"]}, {"entityName": "B", "contents": ["b1"]}]},
+    ),
+    ("open_nodes", {"names": ["C", "A"]}),
+    ("read_graph", {}),
+    ("search_nodes", {"query": "b1"}),
+    ("delete_observations", {"deletions": [{"entityName": "A", "observations": ["a1"]}]}),
+    ("delete_relations", {"relations": [relation("C", "A", "home_of")]}),
+    ("delete_entities", {"entityNames": ["B"]}),
+    ("read_graph", {}),
+]
+
+
+@pytest.mark.skipif(
+    shutil.which("node") is None or not REFERENCE_SERVER.exists(), reason="reference server not installed"
+)
+def test_the_same_calls_give_the_reference_servers_exact_replies(tmp_path):
+    reference_env = {"MEMORY_FILE_PATH": str(tmp_path / "reference.jsonl")}
+    with pipe_server(["node", str(REFERENCE_SERVER)], env=reference_env) as theirs:
+        with pipe_server(MEMORY, env=store_env(tmp_path / "m.db")) as ours:
+            theirs.initialize()
+            ours.initialize()
+            for name, arguments in SAME_AS_THE_REFERENCE:
+                expected, got = theirs.call_tool(name, arguments), ours.call_tool(name, arguments)
+                assert got["structuredContent"] == expected["structuredContent"], (name, arguments)
+                assert text_of(got) == text_of(expected), (name, arguments)
+                assert got.get("isError", False) == expected.get("isError", False)
+
+
 # --- section 3: concurrency and durability -------------------------------------------------------------------
 
 

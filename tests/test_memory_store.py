@@ -205,3 +205,20 @@ def test_the_watcher_thread_calls_back(tmp_path):
                 break
             time.sleep(0.01)
     assert called
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ("database is locked", 5),
+        ("attempt to write a readonly database", 8),
+        ("database or disk is full", 13),
+        ("file is not a database", 26),
+        ("database disk image is malformed", 11),
+        ("disk I/O error", 10),
+        ("unable to open database file", 14),
+        ('near "(": syntax error', None),
+    ],
+)
+def test_errors_are_recognised_without_error_codes_as_on_python_3_10(message, code):
+    assert store._error_code(sqlite3.OperationalError(message)) == code

@@ -258,8 +258,8 @@ def search_nodes(
 def open_nodes(
     store: Store, names: Any, limit: Any = None, cursor: Any = None, *, budget: int = DEFAULT_BUDGET
 ) -> Reply:
-    """The named entities in the order asked, with every relation that touches them; unknown names are listed
-    in `notFound` (all of them unknown: `NotFound`)."""
+    """The named entities, oldest first as the reference lists them, with every relation that touches them;
+    unknown names are listed in `notFound` (all of them unknown: `NotFound`)."""
     wanted = inputs.names(names, "names")
     count = inputs.limit(limit)
     key = query_key("open_nodes", store.project, wanted)
@@ -269,7 +269,7 @@ def open_nodes(
         missing = [name for name in wanted if name not in found]
         if wanted and not found:
             raise graph.not_found(tx, missing, "Use search_nodes to find entities by words in them.")
-        ids = [found[name] for name in wanted if name in found]
+        ids = sorted(found.values())  # oldest first, as the reference lists them
         start = min(position["index"], len(ids))
         page = fill(_ranked_items(tx, ids, start), position["part"], count, budget)
     following = {"index": start + page.finished, "part": page.next_part}

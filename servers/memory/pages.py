@@ -102,6 +102,20 @@ def fill(items: Iterator[Item], first_part: int, limit: int | None, budget: int)
     An entity that does not fit goes whole to the next page, unless it is the page's first: then it is cut.
     """
     page = Page()
+    relations: list[graph.Relation] = []
+    _fill(page, relations, items, first_part, limit, budget)
+    page.relations = [graph.reference_relation(r) for r in sorted(relations, key=lambda r: r.id)]  # oldest first
+    return page
+
+
+def _fill(
+    page: Page,
+    taken_relations: list[graph.Relation],
+    items: Iterator[Item],
+    first_part: int,
+    limit: int | None,
+    budget: int,
+) -> None:
     used = _RESERVED
     skip = first_part
     for item in items:
@@ -109,13 +123,13 @@ def fill(items: Iterator[Item], first_part: int, limit: int | None, budget: int)
         page.next_id = entity.id
         if limit is not None and len(page.entities) >= limit:
             page.more = True
-            return page
+            return
         parts: list[graph.Observation | graph.Relation] = [*entity.observations, *item.relations]
         sizes = [_part_size(part) for part in parts[skip:]]
         head = _text_size(entity.name) + _text_size(entity.entity_type) + _ENTITY_OVERHEAD
         if page.entities and used + head + sum(sizes) > budget:
             page.next_part, page.more = skip, True
-            return page
+            return
         used += head
         taken = 0
         while taken < len(sizes) and (taken == 0 or used + sizes[taken] <= budget):
@@ -125,10 +139,9 @@ def fill(items: Iterator[Item], first_part: int, limit: int | None, budget: int)
         page.entities.append(
             graph.reference_entity(entity, [p.content for p in shown if isinstance(p, graph.Observation)])
         )
-        page.relations += [graph.reference_relation(p) for p in shown if isinstance(p, graph.Relation)]
+        taken_relations += [p for p in shown if isinstance(p, graph.Relation)]
         if taken < len(sizes):
             page.next_part, page.cut, page.more = skip + taken, entity.name, True
-            return page
+            return
         page.finished += 1
         skip = 0
-    return page

@@ -287,7 +287,10 @@ class Store:
         """Where the store is, its schema version, and how much this project holds."""
         with self.read() as tx:
             conn, project = tx.conn, tx.project_id
-            count = lambda sql: conn.execute(sql, (project,)).fetchone()[0]  # noqa: E731
+
+            def count(sql: str) -> int:
+                return conn.execute(sql, (project,)).fetchone()[0]
+
             return StoreInfo(
                 path=str(self.path),
                 project=self.project,
