@@ -4,6 +4,7 @@ damaged, full, or not ours: a clear error, nothing half-written, and the store w
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import sqlite3
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from deskmcp.servers.memory import api, schema, store
+from deskmcp.servers.memory import api, jsonl, schema, store
 from deskmcp.servers.memory.errors import StoreUnavailable
 from deskmcp.servers.memory.watch import ChangeWatcher
 from memory_helpers import entity, new_store
@@ -222,3 +223,37 @@ def test_the_watcher_thread_calls_back(tmp_path):
 )
 def test_errors_are_recognised_without_error_codes_as_on_python_3_10(message, code):
     assert store._error_code(sqlite3.OperationalError(message)) == code
+
+
+def test_the_project_counts_match_the_rows_after_every_kind_of_write(tmp_path):
+    work, home = new_store(tmp_path, "work"), new_store(tmp_path, "home")
+    for memory in (work, home):
+        api.create_entities(memory, [entity(f"e{i}", "t", f"o{i}", "shared") for i in range(10)])
+        api.create_relations(
+            memory, [{"from": f"e{i}", "to": f"e{(i + 1) % 10}", "relationType": "next"} for i in range(10)]
+        )
+    api.add_observations(work, [{"entityName": "e1", "contents": ["more", "o1"]}])
+    api.delete_observations(work, [{"entityName": "e2", "observations": ["o2", "absent"]}])
+    api.delete_relations(work, [{"from": "e3", "to": "e4", "relationType": "next"}])
+    api.delete_entities(work, ["e5", "e6"])
+    api.merge_entities(work, ["e7", "e8"], "e9")
+    api.rename_entity(work, "e0", "zero")
+    api.save_memory(work, "remember", tags=["t"])
+    jsonl.import_file(work, io.BytesIO(b'{"type":"entity","name":"zero","entityType":"t","observations":["new"]}'))
+    conn = sqlite3.connect(work.path)
+    for project_id, name in conn.execute("SELECT id, name FROM projects"):
+        actual = [
+            conn.execute(f"SELECT count(*) FROM {table} WHERE project_id = ?", (project_id,)).fetchone()[0]
+            for table in ("entities", "observations", "relations")
+        ]
+        kept = list(
+            conn.execute(
+                "SELECT entities, observations, relations FROM projects WHERE id = ?", (project_id,)
+            ).fetchone()
+        )
+        assert kept == actual, name
+    conn.close()
+    info = api.store_info(work)
+    assert (info["entities"], info["relations"]) == (7, 4)  # e5, e6 deleted, e7, e8 merged, Memories made
+    work.close()
+    home.close()

@@ -209,10 +209,8 @@ def read_graph(store: Store, limit: Any = None, cursor: Any = None, *, budget: i
         part = position["part"] if first is not None and first.entity.id == position["id"] else 0
         page = fill(_chain(first, items), part, count, budget)
         totals = tx.conn.execute(
-            "SELECT (SELECT count(*) FROM entities WHERE project_id = ?1), "
-            "(SELECT count(*) FROM relations JOIN entities e ON e.id = from_id WHERE e.project_id = ?1)",
-            (tx.project_id,),
-        ).fetchone()
+            "SELECT entities, relations FROM projects WHERE id = ?", (tx.project_id,)
+        ).fetchone() or (0, 0)
     following = {"id": page.next_id, "part": page.next_part} if page.more else None
     paging = _Paging("read_graph", key, count is not None or cursor is not None, totals[0], totals[1])
     return _graph_reply(page, paging, following)

@@ -243,11 +243,31 @@ def insert_entity(tx: Tx, entity: NewEntity, created: str | None = None, updated
         "INSERT INTO entities (project_id, name, entity_type, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
         (tx.project_id, entity.name, entity.entity_type, created or tx.now, updated or created or tx.now),
     ).lastrowid
-    tx.conn.executemany(
-        "INSERT OR IGNORE INTO observations (entity_id, content, created_at) VALUES (?, ?, ?)",
-        [(entity_id, text, created or tx.now) for text in entity.observations],
-    )
+    for text in entity.observations:
+        insert_observation(tx, entity_id, text, (), created)
     return entity_id
+
+
+def insert_observation(tx: Tx, entity_id: int, text: str, tags: Sequence[str] = (), created: str | None = None) -> bool:
+    """Add one observation unless the entity has it; True if added."""
+    return (
+        tx.conn.execute(
+            "INSERT OR IGNORE INTO observations (project_id, entity_id, content, tags, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (tx.project_id, entity_id, text, "\n".join(tags), created or tx.now),
+        ).rowcount
+        > 0
+    )
+
+
+def insert_relation(tx: Tx, from_id: int, to_id: int, relation_type: str, created: str | None = None) -> int | None:
+    """Add one relation unless it exists; its id if added."""
+    cursor = tx.conn.execute(
+        "INSERT OR IGNORE INTO relations (project_id, from_id, to_id, relation_type, created_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (tx.project_id, from_id, to_id, relation_type, created or tx.now),
+    )
+    return cursor.lastrowid if cursor.rowcount else None
 
 
 def create_relations(store: Store, relations: Any) -> Outcome:
@@ -260,12 +280,9 @@ def create_relations(store: Store, relations: Any) -> Outcome:
         if missing:
             raise not_found(tx, missing, "Create missing entities with create_entities first; no relation was made.")
         for key in checked:
-            cursor = tx.conn.execute(
-                "INSERT OR IGNORE INTO relations (from_id, to_id, relation_type, created_at) VALUES (?, ?, ?, ?)",
-                (ids[key.source], ids[key.target], key.relation_type, tx.now),
-            )
-            if cursor.rowcount:
-                outcome.done.append(Relation(cursor.lastrowid, ids[key.source], ids[key.target], *_fields(key), tx.now))
+            made = insert_relation(tx, ids[key.source], ids[key.target], key.relation_type)
+            if made is not None:
+                outcome.done.append(Relation(made, ids[key.source], ids[key.target], *_fields(key), tx.now))
             else:
                 outcome.skipped.append(describe_relation(key))
     return outcome
@@ -291,18 +308,10 @@ def add_observations(store: Store, observations: Any) -> list[Added]:
                 tx, missing, "Create missing entities with create_entities first; no observation was added."
             )
         for name, contents in checked:
-            added = [text for text in contents if _add_observation(tx, ids[name], text)]
+            added = [text for text in contents if insert_observation(tx, ids[name], text)]
             results.append(Added(name, tuple(added)))
         _touch(tx, (ids[result.entity] for result in results if result.added))
     return results
-
-
-def _add_observation(tx: Tx, entity_id: int, text: str, tags: Sequence[str] = ()) -> bool:
-    cursor = tx.conn.execute(
-        "INSERT OR IGNORE INTO observations (entity_id, content, tags, created_at) VALUES (?, ?, ?, ?)",
-        (entity_id, text, "\n".join(tags), tx.now),
-    )
-    return cursor.rowcount > 0
 
 
 def delete_entities(store: Store, names: Any) -> Outcome:
@@ -420,13 +429,7 @@ def _move_observations(tx: Tx, source_id: int, target_id: int) -> int:
     rows = tx.conn.execute(
         "SELECT content, tags, created_at FROM observations WHERE entity_id = ? ORDER BY id", (source_id,)
     ).fetchall()
-    added = 0
-    for content, tags, created in rows:
-        added += tx.conn.execute(
-            "INSERT OR IGNORE INTO observations (entity_id, content, tags, created_at) VALUES (?, ?, ?, ?)",
-            (target_id, content, tags, created),
-        ).rowcount
-    return added
+    return sum(insert_observation(tx, target_id, content, split_tags(tags), created) for content, tags, created in rows)
 
 
 def _move_relations(tx: Tx, source_id: int, target_id: int) -> tuple[int, int]:
@@ -443,10 +446,7 @@ def _move_relations(tx: Tx, source_id: int, target_id: int) -> tuple[int, int]:
         if from_id == to_id:
             dropped += 1
             continue
-        inserted = tx.conn.execute(
-            "INSERT OR IGNORE INTO relations (from_id, to_id, relation_type, created_at) VALUES (?, ?, ?, ?)",
-            (from_id, to_id, relation_type, created),
-        ).rowcount
+        inserted = insert_relation(tx, from_id, to_id, relation_type, created) is not None
         moved, dropped = moved + inserted, dropped + (not inserted)
     return moved, dropped
 
@@ -481,7 +481,7 @@ def save_memory(store: Store, text: Any, entity: Any = None, tags: Any = None) -
             "SELECT id, tags, created_at FROM observations WHERE entity_id = ? AND content = ?", (entity_id, content)
         ).fetchone()
         if row is None:
-            _add_observation(tx, entity_id, content, labels)
+            insert_observation(tx, entity_id, content, labels)
             _touch(tx, [entity_id])
             return Saved(name, content, tuple(labels), tx.now, new_entity, already_saved=False)
         merged = tuple(dict.fromkeys((*split_tags(row[1]), *labels)))

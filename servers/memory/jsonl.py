@@ -188,10 +188,7 @@ def _store_entity(tx: Tx, record: _Entity, report: ImportReport) -> None:
             report.problem(record.line, f"{entity.name!r} exists with type {existing[1]!r}; kept that type")
     added = 0
     for text, created, tags in zip(entity.observations, record.observation_times, record.observation_tags, strict=True):
-        added += tx.conn.execute(
-            "INSERT OR IGNORE INTO observations (entity_id, content, tags, created_at) VALUES (?, ?, ?, ?)",
-            (entity_id, text, "\n".join(tags), created or record.created or tx.now),
-        ).rowcount
+        added += graph.insert_observation(tx, entity_id, text, tags, created or record.created)
     report.observations += added
     if existing is not None and added:
         tx.conn.execute("UPDATE entities SET updated_at = ? WHERE id = ?", (tx.now, entity_id))
@@ -206,10 +203,7 @@ def _store_relation(tx: Tx, record: _Relation, report: ImportReport) -> None:
     if missing:
         report.problem(record.line, f"relation {graph.describe_relation(key)} skipped: no entity named {missing[0]!r}")
         return
-    made = tx.conn.execute(
-        "INSERT OR IGNORE INTO relations (from_id, to_id, relation_type, created_at) VALUES (?, ?, ?, ?)",
-        (ids[key.source], ids[key.target], key.relation_type, record.created or tx.now),
-    ).rowcount
+    made = graph.insert_relation(tx, ids[key.source], ids[key.target], key.relation_type, record.created) is not None
     report.relations += made
     report.unchanged += not made
 
@@ -271,7 +265,7 @@ def export_lines(store: Store, *, timestamps: bool = True) -> Iterator[str]:
             after = ids[-1]
         rows = tx.conn.execute(
             "SELECT f.name, t.name, r.relation_type, r.created_at FROM relations r JOIN entities f ON f.id = r.from_id "
-            "JOIN entities t ON t.id = r.to_id WHERE f.project_id = ? ORDER BY r.id",
+            "JOIN entities t ON t.id = r.to_id WHERE r.project_id = ? ORDER BY r.id",
             (tx.project_id,),
         )
         for source, target, relation_type, created in rows:

@@ -286,24 +286,21 @@ class Store:
     def info(self) -> StoreInfo:
         """Where the store is, its schema version, and how much this project holds."""
         with self.read() as tx:
-            conn, project = tx.conn, tx.project_id
-
-            def count(sql: str) -> int:
-                return conn.execute(sql, (project,)).fetchone()[0]
-
+            conn = tx.conn
+            counts = conn.execute(
+                "SELECT entities, observations, relations FROM projects WHERE id = ?", (tx.project_id,)
+            ).fetchone()
+            notes = conn.execute("SELECT count(*) FROM notes WHERE project_id = ?", (tx.project_id,)).fetchone()[0]
+            entities, observations, relations = counts or (0, 0, 0)
             return StoreInfo(
                 path=str(self.path),
                 project=self.project,
                 schema_version=conn.execute("PRAGMA user_version").fetchone()[0],
                 sqlite_version=sqlite3.sqlite_version,
-                entities=count("SELECT count(*) FROM entities WHERE project_id = ?"),
-                observations=count(
-                    "SELECT count(*) FROM observations JOIN entities e ON e.id = entity_id WHERE e.project_id = ?"
-                ),
-                relations=count(
-                    "SELECT count(*) FROM relations JOIN entities e ON e.id = from_id WHERE e.project_id = ?"
-                ),
-                notes=count("SELECT count(*) FROM notes WHERE project_id = ?"),
+                entities=entities,
+                observations=observations,
+                relations=relations,
+                notes=notes,
                 projects=tuple(row[0] for row in conn.execute("SELECT name FROM projects ORDER BY name")),
             )
 
