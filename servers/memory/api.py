@@ -147,7 +147,8 @@ def _ranked_items(tx: Tx, ids: Sequence[int], start: int) -> Iterator[Item]:
     for offset in range(start, len(ids), BATCH):
         batch = ids[offset : offset + BATCH]
         entities = graph.load_entities(tx, batch)
-        owned = _owned(graph.relations_touching(tx, batch), rank.get, set(batch))
+        names = {entity_id: entity.name for entity_id, entity in entities.items()}
+        owned = _owned(graph.relations_touching(tx, batch, names), rank.get, set(batch))
         yield from (Item(entities[entity_id], owned.get(entity_id, [])) for entity_id in batch if entity_id in entities)
 
 
@@ -163,7 +164,8 @@ def _graph_items(tx: Tx, start_id: int) -> Iterator[Item]:
         if not batch:
             return
         entities = graph.load_entities(tx, batch)
-        owned = _owned(graph.relations_touching(tx, batch), lambda entity_id: entity_id, set(batch))
+        names = {entity_id: entity.name for entity_id, entity in entities.items()}
+        owned = _owned(graph.relations_touching(tx, batch, names), lambda entity_id: entity_id, set(batch))
         yield from (Item(entities[entity_id], owned.get(entity_id, [])) for entity_id in batch)
         start_id = batch[-1] + 1
 

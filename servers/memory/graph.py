@@ -15,7 +15,7 @@ the reference server where it is harmless and is an error where it would hide a 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring as quote  # type: ignore[attr-defined]  # the C escaper, non-ASCII kept
 from typing import Any, Final
@@ -191,20 +191,23 @@ def load_entities(tx: Tx, ids: Sequence[int]) -> dict[int, Entity]:
     }
 
 
-RELATION_COLUMNS: Final = (
-    "SELECT r.id, r.from_id, r.to_id, f.name, t.name, r.relation_type, r.created_at FROM relations r "
-    "JOIN entities f ON f.id = r.from_id JOIN entities t ON t.id = r.to_id "
-)
-
-
-def relations_touching(tx: Tx, ids: Sequence[int]) -> list[Relation]:
-    """Every relation with either end in `ids`, oldest first."""
-    found: dict[int, Relation] = {}
+def relations_touching(tx: Tx, ids: Sequence[int], names: Mapping[int, str] | None = None) -> list[Relation]:
+    """Every relation with either end in `ids`, oldest first. `names` (id to name, e.g. of the entities just
+    loaded) saves looking those up again."""
+    rows: dict[int, tuple] = {}
     for part in chunks(ids):
         for column in ("from_id", "to_id"):
-            sql = f"{RELATION_COLUMNS} WHERE r.{column} IN ({marks(part)})"
-            found.update((row[0], Relation(*row)) for row in tx.conn.execute(sql, part))
-    return [found[key] for key in sorted(found)]
+            sql = (
+                f"SELECT id, from_id, to_id, relation_type, created_at FROM relations WHERE {column} IN ({marks(part)})"
+            )
+            rows.update((row[0], row) for row in tx.conn.execute(sql, part))
+    known = dict(names or {})
+    unknown = list({end for row in rows.values() for end in row[1:3] if end not in known})
+    for part in chunks(unknown):
+        known.update(tx.conn.execute(f"SELECT id, name FROM entities WHERE id IN ({marks(part)})", part))
+    return [
+        Relation(key, row[1], row[2], known[row[1]], known[row[2]], row[3], row[4]) for key, row in sorted(rows.items())
+    ]
 
 
 def split_tags(stored: str) -> tuple[str, ...]:
