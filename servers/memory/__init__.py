@@ -3,9 +3,10 @@
 `deskmcp memory`; `deskmcp memory import FILE.jsonl`, `deskmcp memory export [FILE]`. Drop-in for the reference
 `@modelcontextprotocol/server-memory` (same nine tools, arguments and result shapes) plus bounded reads, ranked
 search, rename/merge, `save_memory`/`search_memory` and Claude's `memory` tool. Modules: `store` (file, schema,
-transactions), `schema`, `inputs` (checks and limits), `graph` (entities, observations, relations), `search`,
-`pages` (budgets and cursors), `api` (tool-facing replies), `notes` (the /memories folder), `jsonl` (import and
-export), `watch` (other processes' writes), `commands` (the CLI), `server` (the MCP adapter).
+transactions), `schema`, `inputs` (checks and limits), `errors`, `graph` (entities, observations, relations),
+`hygiene` (rename, merge), `search`, `pages` (budgets and cursors), `api` (tool-facing replies), `notes` (the
+/memories folder), `jsonl` (import and export), `watch` (other processes' writes), `commands` (the CLI), `server`
+(the MCP adapter).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from deskmcp.servers.memory import graph, inputs, notes, search
+from deskmcp.servers.memory import graph, hygiene, inputs, notes, search
 from deskmcp.servers.memory.errors import InvalidInput
 from deskmcp.servers.memory.pages import DEFAULT_BUDGET, Item, Page, decode_cursor, encode_cursor, fill, query_key
 from deskmcp.servers.memory.store import Store, Tx
@@ -91,13 +91,13 @@ def delete_relations(store: Store, relations: Any) -> Reply:
 
 
 def rename_entity(store: Store, oldName: Any, newName: Any) -> Reply:
-    relations = graph.rename_entity(store, oldName, newName)
+    relations = hygiene.rename_entity(store, oldName, newName)
     result = {"oldName": oldName, "newName": newName, "relations": relations}
     return Reply(graph.dumps(result), result)
 
 
 def merge_entities(store: Store, sources: Any, target: Any) -> Reply:
-    merged = graph.merge_entities(store, sources, target)
+    merged = hygiene.merge_entities(store, sources, target)
     result = {
         "target": merged.target,
         "merged": list(merged.merged),
@@ -142,17 +142,22 @@ def _owned(
     return owned
 
 
+def _batch(tx: Tx, batch: Sequence[int], rank: Callable[[int], int | None]) -> Iterator[Item]:
+    entities = graph.load_entities(tx, batch)
+    names = {entity_id: entity.name for entity_id, entity in entities.items()}
+    owned = _owned(graph.relations_touching(tx, batch, names), rank, set(batch))
+    return (Item(entities[entity_id], owned.get(entity_id, [])) for entity_id in batch if entity_id in entities)
+
+
 def _ranked_items(tx: Tx, ids: Sequence[int], start: int) -> Iterator[Item]:
+    """The result `ids` from `start`, each relation with its end that comes first in `ids`."""
     rank = {entity_id: index for index, entity_id in enumerate(ids)}
     for offset in range(start, len(ids), BATCH):
-        batch = ids[offset : offset + BATCH]
-        entities = graph.load_entities(tx, batch)
-        names = {entity_id: entity.name for entity_id, entity in entities.items()}
-        owned = _owned(graph.relations_touching(tx, batch, names), rank.get, set(batch))
-        yield from (Item(entities[entity_id], owned.get(entity_id, [])) for entity_id in batch if entity_id in entities)
+        yield from _batch(tx, ids[offset : offset + BATCH], rank.get)
 
 
 def _graph_items(tx: Tx, start_id: int) -> Iterator[Item]:
+    """The whole graph from entity `start_id`, oldest first, each relation with its older end."""
     while True:
         batch = [
             row[0]
@@ -163,10 +168,7 @@ def _graph_items(tx: Tx, start_id: int) -> Iterator[Item]:
         ]
         if not batch:
             return
-        entities = graph.load_entities(tx, batch)
-        names = {entity_id: entity.name for entity_id, entity in entities.items()}
-        owned = _owned(graph.relations_touching(tx, batch, names), lambda entity_id: entity_id, set(batch))
-        yield from (Item(entities[entity_id], owned.get(entity_id, [])) for entity_id in batch)
+        yield from _batch(tx, batch, lambda entity_id: entity_id)
         start_id = batch[-1] + 1
 
 

@@ -9,7 +9,7 @@ the reference server where it is harmless and is an error where it would hide a 
 - `add_observations` to an unknown entity is `NotFound` and nothing is added (as the reference); observations
   already present are skipped;
 - the three deletes ignore what is not there (idempotent, as the reference) and report it;
-- `rename_entity` to a taken name is `Conflict`; `merge_entities` needs every entity to exist.
+- renaming and merging are in `hygiene`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from json.encoder import encode_basestring as quote  # type: ignore[attr-defined
 from typing import Any, Final
 
 from deskmcp.servers.memory import inputs
-from deskmcp.servers.memory.errors import Conflict, InvalidInput, NotFound
+from deskmcp.servers.memory.errors import NotFound
 from deskmcp.servers.memory.store import Store, Tx
 
 CHUNK: Final = 500  # names or ids per IN (...) list, well under every SQLite's variable limit
@@ -214,7 +214,7 @@ def split_tags(stored: str) -> tuple[str, ...]:
     return tuple(stored.split("\n")) if stored else ()
 
 
-def _touch(tx: Tx, entity_ids: Iterable[int]) -> None:
+def touch(tx: Tx, entity_ids: Iterable[int]) -> None:
     ids = list(set(entity_ids))
     for part in chunks(ids):
         tx.conn.execute(f"UPDATE entities SET updated_at = ? WHERE id IN ({marks(part)})", (tx.now, *part))
@@ -313,7 +313,7 @@ def add_observations(store: Store, observations: Any) -> list[Added]:
         for name, contents in checked:
             added = [text for text in contents if insert_observation(tx, ids[name], text)]
             results.append(Added(name, tuple(added)))
-        _touch(tx, (ids[result.entity] for result in results if result.added))
+        touch(tx, (ids[result.entity] for result in results if result.added))
     return results
 
 
@@ -353,7 +353,7 @@ def delete_observations(store: Store, deletions: Any) -> Outcome:
             if removed:
                 touched.append(ids[name])
                 outcome.done.append(Added(name, tuple(removed)))
-        _touch(tx, touched)
+        touch(tx, touched)
     return outcome
 
 
@@ -372,86 +372,6 @@ def delete_relations(store: Store, relations: Any) -> Outcome:
                 ).rowcount
             (outcome.done if deleted else outcome.skipped).append(describe_relation(key))
     return outcome
-
-
-# --- hygiene: rename and merge --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Merged:
-    target: str
-    merged: tuple[str, ...]
-    observations_added: int
-    relations_moved: int
-    relations_dropped: int  # duplicates of the target's own, or links between merged entities
-
-
-def rename_entity(store: Store, old_name: Any, new_name: Any) -> int:
-    """Rename an entity; its relations follow. Returns how many relations it has."""
-    old = inputs.name(old_name, "oldName")
-    new = inputs.name(new_name, "newName")
-    with store.write() as tx:
-        ids = ids_by_name(tx, [old, new])
-        if old not in ids:
-            raise not_found(tx, [old], "Nothing was renamed.")
-        if new in ids and new != old:
-            msg = f"an entity named {new!r} already exists; to combine the two, call merge_entities"
-            raise Conflict(f"{msg} with sources [{old!r}] and target {new!r}. Nothing was renamed.")
-        tx.conn.execute("UPDATE entities SET name = ?, updated_at = ? WHERE id = ?", (new, tx.now, ids[old]))
-        return tx.conn.execute(
-            "SELECT count(*) FROM relations WHERE from_id = ? OR to_id = ?", (ids[old], ids[old])
-        ).fetchone()[0]
-
-
-def merge_entities(store: Store, sources: Any, target: Any) -> Merged:
-    """Fold `sources` into `target`: their observations (without repeats) and relations move, then they go."""
-    names = inputs.names(sources, "sources")
-    into = inputs.name(target, "target")
-    if not names:
-        raise InvalidInput("sources is empty; name the entities to fold into the target")
-    if into in names:
-        raise InvalidInput(f"target {into!r} is also listed in sources; list only the entities to fold into it")
-    with store.write() as tx:
-        ids = ids_by_name(tx, [*names, into])
-        missing = [name for name in (*names, into) if name not in ids]
-        if missing:
-            raise not_found(tx, missing, "Nothing was merged.")
-        target_id = ids[into]
-        added = moved = dropped = 0
-        for name in names:
-            source_id = ids[name]
-            added += _move_observations(tx, source_id, target_id)
-            moved_now, dropped_now = _move_relations(tx, source_id, target_id)
-            moved, dropped = moved + moved_now, dropped + dropped_now
-            tx.conn.execute("DELETE FROM entities WHERE id = ?", (source_id,))
-        _touch(tx, [target_id])
-        return Merged(into, tuple(names), added, moved, dropped)
-
-
-def _move_observations(tx: Tx, source_id: int, target_id: int) -> int:
-    rows = tx.conn.execute(
-        "SELECT content, tags, created_at FROM observations WHERE entity_id = ? ORDER BY id", (source_id,)
-    ).fetchall()
-    return sum(insert_observation(tx, target_id, content, split_tags(tags), created) for content, tags, created in rows)
-
-
-def _move_relations(tx: Tx, source_id: int, target_id: int) -> tuple[int, int]:
-    """Repoint the source's relations at the target; a repeat of an existing one or a link to itself is dropped."""
-    rows = tx.conn.execute(
-        "SELECT id, from_id, to_id, relation_type, created_at FROM relations WHERE from_id = ? OR to_id = ?",
-        (source_id, source_id),
-    ).fetchall()
-    moved = dropped = 0
-    for relation_id, from_id, to_id, relation_type, created in rows:
-        tx.conn.execute("DELETE FROM relations WHERE id = ?", (relation_id,))
-        from_id = target_id if from_id == source_id else from_id
-        to_id = target_id if to_id == source_id else to_id
-        if from_id == to_id:
-            dropped += 1
-            continue
-        inserted = insert_relation(tx, from_id, to_id, relation_type, created) is not None
-        moved, dropped = moved + inserted, dropped + (not inserted)
-    return moved, dropped
 
 
 # --- save_memory ----------------------------------------------------------------------------------------------
@@ -485,12 +405,12 @@ def save_memory(store: Store, text: Any, entity: Any = None, tags: Any = None) -
         ).fetchone()
         if row is None:
             insert_observation(tx, entity_id, content, labels)
-            _touch(tx, [entity_id])
+            touch(tx, [entity_id])
             return Saved(name, content, tuple(labels), tx.now, new_entity, already_saved=False)
         merged = tuple(dict.fromkeys((*split_tags(row[1]), *labels)))
         if merged != split_tags(row[1]):
             tx.conn.execute("UPDATE observations SET tags = ? WHERE id = ?", ("\n".join(merged), row[0]))
-            _touch(tx, [entity_id])
+            touch(tx, [entity_id])
         return Saved(name, content, merged, row[2], new_entity=False, already_saved=True)
 
 
