@@ -254,7 +254,7 @@ def export_lines(store: Store, *, timestamps: bool = True) -> Iterator[str]:
             ids = [
                 row[0]
                 for row in tx.conn.execute(
-                    "SELECT id FROM entities WHERE project_id = ? AND id > ? ORDER BY id LIMIT ?",
+                    "SELECT id FROM entities WHERE +project_id = ? AND id > ? ORDER BY id LIMIT ?",  # in id order
                     (tx.project_id, after, BATCH),
                 )
             ]
