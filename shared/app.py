@@ -103,6 +103,7 @@ class ServerSpec:
     settings: tuple[Setting, ...] = ()
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
     describe: Callable[[Config], str] | None = None  # more for --check-config, from the command line too
+    commands: Mapping[str, tuple[str, Callable[[list[str]], int]]] = field(default_factory=dict)  # name: (help, main)
 
 
 class StartupError(Exception):

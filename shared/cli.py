@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 SERVERS: Final[dict[str, tuple[str, str]]] = {
     "calculator": ("deskmcp.servers.calculator", "exact arithmetic and statistics; never eval, never hangs"),
     "filesystem": ("deskmcp.servers.filesystem", "files under allowed roots as live resources, plus file tools"),
+    "memory": ("deskmcp.servers.memory", "a knowledge graph on SQLite: reference-compatible, ranked, bounded"),
 }
 COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "install": ("deskmcp.install.install", "add servers to a host's config: deskmcp install claude-desktop calculator"),
@@ -89,6 +90,9 @@ def _server_parser(spec: ServerSpec) -> argparse.ArgumentParser:
     )
     if spec.settings:
         epilog += "\n\nin a client config:\n" + env_snippet(spec.name, spec.settings)
+    if spec.commands:
+        listed = "\n".join(f"  deskmcp {spec.name} {summary}" for summary, _ in spec.commands.values())
+        epilog = f"{epilog}\n\ncommands:\n{listed}" if epilog else f"commands:\n{listed}"
     parser = argparse.ArgumentParser(
         prog=f"deskmcp {spec.name}",
         description=spec.description,
@@ -166,7 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         valid = ", ".join([*SERVERS, *COMMANDS])
         print(f"deskmcp: unknown server or command {name!r}; choose one of: {valid}", file=sys.stderr)
         return 2
-    return run_server(load_spec(name), rest)
+    spec = load_spec(name)
+    if rest and rest[0] in spec.commands:
+        return spec.commands[rest[0]][1](rest[1:])
+    return run_server(spec, rest)
 
 
 if __name__ == "__main__":
