@@ -11,7 +11,8 @@ With no roots configured, what some client may see is what the watchers watch (t
 
 A request that uses the roots (a tool call; a resource listed, read, completed or subscribed to) that arrives
 before the client's first answer waits for it (briefly, and only until the first wait runs out), so a client's
-narrower roots are in force from its first request.
+narrower roots are in force from its first request. Over Streamable HTTP the server asks within such a request
+(on its response stream) instead, since its own stream to the client may not be open yet.
 """
 
 from __future__ import annotations
@@ -51,10 +52,19 @@ def configured_roots(arguments: Sequence[str], environment: str | None) -> list[
 
 @dataclass(slots=True)
 class _Client:
-    """One client's roots: its view once it answered (None: the configured roots) and whether it has."""
+    """One client's roots: its view once it answered (None: the configured roots), whether it has, and (over
+    HTTP) whether the next request must ask for them."""
 
     first: anyio.Event = field(default_factory=anyio.Event)
     view: RootView | None = None
+    stale: bool = False
+    asking: anyio.Lock = field(default_factory=anyio.Lock)
+
+
+def _over_http(ctx: ServerRequestContext[Any, Any]) -> bool:
+    """Whether `ctx` came over Streamable HTTP, where a request of ours outside the client's own requests
+    travels on its optional GET stream, which it may open only later: ask within its requests instead."""
+    return getattr(ctx, "request", None) is not None
 
 
 class ClientRoots:
@@ -86,6 +96,13 @@ class ClientRoots:
         if not offers_roots(ctx):
             return
         client = self._client(ctx)
+        if _over_http(ctx):
+            client.stale = True  # the client's next request that uses the roots asks for them
+            return
+        await self._fetch(ctx, client)
+
+    async def _fetch(self, ctx: ServerRequestContext[Any, Any], client: _Client) -> None:
+        """Ask the client for its roots (`roots/list`) and make them its view."""
         try:
             try:
                 with anyio.fail_after(ROOTS_REQUEST_TIMEOUT), warnings.catch_warnings():
@@ -124,7 +141,8 @@ class ClientRoots:
 
     async def wait_first(self, ctx: ServerRequestContext[Any, Any]) -> None:
         """Before every request: put the client's view in force; if it offers roots and the request uses them,
-        first wait (briefly, once) until they are known.
+        first wait (briefly, once) until they are known. Over HTTP the request asks for them itself, on its
+        own response stream, when they were never asked for or have changed since.
 
         A client that does not answer in time is not waited for again by later requests; its roots still apply
         whenever the answer comes.
@@ -133,10 +151,16 @@ class ClientRoots:
             self.sandbox.enter_view(self.sandbox.client_view(None))
             return
         client = self._client(ctx)
-        if ctx.method in USES_ROOTS and not client.first.is_set():
-            with anyio.move_on_after(FIRST_ROOTS_WAIT):
-                await client.first.wait()
-            client.first.set()
+        if ctx.method in USES_ROOTS:
+            if _over_http(ctx) and (client.stale or not client.first.is_set()):
+                async with client.asking:  # one request asks; the others wait for its answer
+                    if client.stale or not client.first.is_set():
+                        client.stale = False
+                        await self._fetch(ctx, client)
+            elif not client.first.is_set():
+                with anyio.move_on_after(FIRST_ROOTS_WAIT):
+                    await client.first.wait()
+                client.first.set()
         self.sandbox.enter_view(client.view or self.sandbox.client_view(None))
 
     def notification_handlers(self) -> dict[str, tuple[type[types.NotificationParams], Any]]:
