@@ -158,6 +158,10 @@ class SubscriptionHub:
         finally:
             self._loop = None
 
+    def end_listen_streams(self) -> None:
+        """Close every 2026-07-28 listen stream gracefully (each sends its final result): the server is stopping."""
+        self._listen_handler.close()
+
     # --- handshake era --------------------------------------------------------------------------------------
 
     async def subscribe(self, uri: str, session: ServerSession) -> None:
