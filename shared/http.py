@@ -23,6 +23,7 @@ import contextlib
 import hmac
 import logging
 import secrets
+import sys
 import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
@@ -90,32 +91,56 @@ class StaticToken:
 # --- sessions -------------------------------------------------------------------------------------------
 
 
+def approximate_size(message: JSONRPCMessage | None) -> int:
+    """Roughly how many bytes `message` takes as JSON: strings by their length, without serialising it."""
+    payload = getattr(message, "result", None) or getattr(message, "params", None)
+    try:
+        return 64 + _size(payload)
+    except RecursionError:
+        return sys.maxsize
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value) + 2
+    if isinstance(value, dict):
+        return 2 + sum(len(str(key)) + 4 + _size(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return 2 + sum(1 + _size(item) for item in value)
+    return 8
+
+
 class SessionEvents(EventStore):
     """One session's latest stream events, so its client can resume a broken SSE stream (`Last-Event-ID`).
 
     Kept per session: the SDK names streams by request id and `_GET_stream`, the same in every session, so
-    a store shared by sessions would replay one client's events to another. At most `limit` events (the
-    oldest go first); event ids are random.
+    a store shared by sessions would replay one client's events to another. Bounded by `budget` bytes (by
+    `approximate_size`): the oldest events go first, and an event larger than the whole budget is not kept.
+    Event ids are random.
     """
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._events: OrderedDict[str, tuple[str, JSONRPCMessage | None]] = OrderedDict()
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._events: OrderedDict[str, tuple[str, JSONRPCMessage | None, int]] = OrderedDict()
+        self._bytes = 0
 
     async def store_event(self, stream_id: str, message: JSONRPCMessage | None) -> str:
         event_id = secrets.token_hex(12)
-        self._events[event_id] = (stream_id, message)
-        while len(self._events) > self.limit:
-            self._events.popitem(last=False)
+        size = approximate_size(message)
+        if size <= self.budget:
+            self._events[event_id] = (stream_id, message, size)
+            self._bytes += size
+        while self._bytes > self.budget:
+            self._bytes -= self._events.popitem(last=False)[1][2]
         return event_id
 
     async def replay_events_after(self, last_event_id: str, send_callback: EventCallback) -> str | None:
         if last_event_id not in self._events:
             return None
         stream_id = self._events[last_event_id][0]
-        later = list(self._events.items())
-        start = next(i for i, (event_id, _) in enumerate(later) if event_id == last_event_id) + 1
-        for event_id, (stream, message) in later[start:]:
+        events = list(self._events.items())
+        start = next(index for index, (event_id, _) in enumerate(events) if event_id == last_event_id) + 1
+        for event_id, (stream, message, _) in events[start:]:
             if stream == stream_id and message is not None:
                 await send_callback(EventMessage(message, event_id))
         return stream_id
@@ -139,9 +164,9 @@ class SessionManager(StreamableHTTPSessionManager):
     """The SDK's session manager with deskmcp's transport, a resume buffer per session, and a way to end the
     sessions' notification streams at shutdown."""
 
-    def __init__(self, app: Server[Any], *, resume_events: int, **kwargs: Any) -> None:
+    def __init__(self, app: Server[Any], *, resume_bytes: int, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
-        self.resume_events = resume_events
+        self.resume_bytes = resume_bytes
         self._transports: weakref.WeakSet[StreamableHTTPServerTransport] = weakref.WeakSet()
 
     def _admit_session(self, requestor: Any) -> StreamableHTTPServerTransport | None:
@@ -149,7 +174,7 @@ class SessionManager(StreamableHTTPSessionManager):
         if transport is not None:
             # Same object and state, deskmcp's serialisation: the SDK builds the transport itself.
             transport.__class__ = SessionTransport
-            transport._event_store = SessionEvents(self.resume_events)
+            transport._event_store = SessionEvents(self.resume_bytes)
             self._transports.add(transport)
         return transport
 
@@ -166,7 +191,7 @@ def http_app(server: Server[Any], config: HttpConfig) -> tuple[Starlette, Sessio
     )
     manager = SessionManager(
         server,
-        resume_events=config.resume_events,
+        resume_bytes=config.resume_bytes,
         security_settings=security,
         session_idle_timeout=config.idle_timeout,
         max_request_body_size=config.max_body_bytes,

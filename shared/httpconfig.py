@@ -80,11 +80,12 @@ SETTINGS: Final = (
         example="1800",
     ),
     Setting(
-        "RESUME_EVENTS",
-        "stream events each session keeps so a client can resume a broken stream (Last-Event-ID)",
-        parser=whole_number(1, 100_000),
-        default=200,
-        example="200",
+        "RESUME_BUFFER",
+        "how much of its latest stream events each session keeps, so a client can resume a broken stream "
+        "(Last-Event-ID); bytes, or with KiB/MiB",
+        parser=parse_size,
+        default=4 * 1024 * 1024,
+        example="4MiB",
     ),
 )
 
@@ -131,7 +132,7 @@ class HttpConfig:
     max_body_bytes: int
     max_sessions: int
     idle_timeout: float
-    resume_events: int
+    resume_bytes: int
     grace_seconds: float
 
     @classmethod
@@ -166,7 +167,7 @@ class HttpConfig:
             max_body_bytes=settings["MAX_BODY"],
             max_sessions=settings["MAX_SESSIONS"],
             idle_timeout=float(settings["SESSION_IDLE_TIMEOUT"]),
-            resume_events=settings["RESUME_EVENTS"],
+            resume_bytes=settings["RESUME_BUFFER"],
             grace_seconds=grace_seconds,
         )
 

@@ -22,6 +22,7 @@ import httpx2
 import mcp.types as types
 import pytest
 from deskmcp.servers.filesystem.uris import path_to_uri
+from deskmcp.shared.http import SessionEvents, approximate_size
 from hostpipes import ECHO_SERVER, HANDSHAKE, MODERN, deskmcp_command, host_env, modern_meta
 from httphost import (
     EVENT_STREAM,
@@ -36,6 +37,7 @@ from httphost import (
 )
 from mcp import MCPError
 from mcp.client.subscriptions import ResourceUpdated
+from mcp.server.streamable_http import EventMessage
 from mcp.shared.exceptions import MCPDeprecationWarning
 
 WITH_TOKEN = {"DESKMCP_HTTP_TOKEN": TOKEN}
@@ -390,3 +392,29 @@ async def test_sigterm_lets_the_request_in_flight_finish_and_closes_the_streams(
             assert time.monotonic() - started < 6  # not held up by the open notification stream
         with pytest.raises(httpx2.ConnectError):
             httpx2.post(server.url, json=initialize_request(), headers={**EVENT_STREAM, **bearer()})
+
+
+# --- the resume buffer ----------------------------------------------------------------------------------
+
+
+def note(text: str) -> types.JSONRPCNotification:
+    return types.JSONRPCNotification(jsonrpc="2.0", method="notifications/message", params={"data": text})
+
+
+@pytest.mark.anyio
+async def test_the_resume_buffer_replays_one_stream_after_an_event_and_stays_within_its_budget() -> None:
+    events = SessionEvents(budget=1000)
+    first = await events.store_event("_GET_stream", None)  # a priming event
+    kept = [await events.store_event(stream, note(text)) for stream, text in (("_GET_stream", "a"), ("7", "b"))]
+    await events.store_event("_GET_stream", note("c"))
+    replayed: list[EventMessage] = []
+    assert await events.replay_events_after(first, replayed.append) == "_GET_stream"  # type: ignore[arg-type]
+    assert [m.message.params["data"] for m in replayed] == ["a", "c"]  # not stream 7's "b"
+    assert replayed[0].event_id == kept[0]
+    assert await events.replay_events_after("not-an-event", replayed.append) is None  # type: ignore[arg-type]
+    await events.store_event("_GET_stream", note("x" * 2000))  # larger than the budget: not kept
+    for index in range(20):
+        await events.store_event("_GET_stream", note(f"{index:0>100}"))
+    assert approximate_size(note("x" * 2000)) > 2000
+    assert sum(approximate_size(m) for _, m, _ in events._events.values()) <= 1000  # the oldest went first
+    assert await events.replay_events_after(first, replayed.append) is None  # type: ignore[arg-type]
