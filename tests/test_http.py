@@ -279,15 +279,15 @@ async def test_a_cancellation_reaches_only_the_session_it_came_from() -> None:
             answers: dict[str, Any] = {}
 
             async def call(name: str, session: RawSession) -> None:
-                response = await session.request(7, "tools/call", {"name": "slow", "arguments": {"seconds": 1.0}})
+                response = await session.request(7, "tools/call", {"name": "slow", "arguments": {"seconds": 2.0}})
                 answers[name] = [m for m in sse_messages(response.text) if m.get("id") == 7]
 
             async with anyio.create_task_group() as group:
                 group.start_soon(call, "a", a)
                 group.start_soon(call, "b", b)
-                await anyio.sleep(0.3)
+                await anyio.sleep(0.8)  # both calls are running
                 await a.notify("notifications/cancelled", {"requestId": 7, "reason": "changed my mind"})
-        assert answers["b"][0]["result"]["content"][0]["text"] == "slept 1.0"
+        assert answers["b"][0]["result"]["content"][0]["text"] == "slept 2.0"
         assert answers["a"][0]["error"]["code"] == -32800  # how the 2025 wire ends a cancelled request's stream
 
 
@@ -380,14 +380,14 @@ async def test_sigterm_lets_the_request_in_flight_finish_and_closes_the_streams(
             result: list[Any] = []
 
             async def slow_call() -> None:
-                result.append(await client.call_tool("slow", {"seconds": 1.5}))
+                result.append(await client.call_tool("slow", {"seconds": 2.0}))
 
             async with anyio.create_task_group() as group:
                 group.start_soon(slow_call)
-                await anyio.sleep(0.3)
+                await anyio.sleep(0.6)  # the call is running
                 started = time.monotonic()
                 server.process.send_signal(15)
-            assert result[0].content[0].text == "slept 1.5"
+            assert result[0].content[0].text == "slept 2.0"
             assert await anyio.to_thread.run_sync(server.process.wait, 20) == 0
             assert time.monotonic() - started < 6  # not held up by the open notification stream
         with pytest.raises(httpx2.ConnectError):
@@ -408,13 +408,17 @@ async def test_the_resume_buffer_replays_one_stream_after_an_event_and_stays_wit
     kept = [await events.store_event(stream, note(text)) for stream, text in (("_GET_stream", "a"), ("7", "b"))]
     await events.store_event("_GET_stream", note("c"))
     replayed: list[EventMessage] = []
-    assert await events.replay_events_after(first, replayed.append) == "_GET_stream"  # type: ignore[arg-type]
+
+    async def resend(event: EventMessage) -> None:
+        replayed.append(event)
+
+    assert await events.replay_events_after(first, resend) == "_GET_stream"
     assert [m.message.params["data"] for m in replayed] == ["a", "c"]  # not stream 7's "b"
     assert replayed[0].event_id == kept[0]
-    assert await events.replay_events_after("not-an-event", replayed.append) is None  # type: ignore[arg-type]
+    assert await events.replay_events_after("not-an-event", resend) is None
     await events.store_event("_GET_stream", note("x" * 2000))  # larger than the budget: not kept
     for index in range(20):
         await events.store_event("_GET_stream", note(f"{index:0>100}"))
     assert approximate_size(note("x" * 2000)) > 2000
-    assert sum(approximate_size(m) for _, m, _ in events._events.values()) <= 1000  # the oldest went first
-    assert await events.replay_events_after(first, replayed.append) is None  # type: ignore[arg-type]
+    assert sum(approximate_size(m) for _, m, _ in events._events.values()) <= 1000
+    assert await events.replay_events_after(first, resend) is None  # the oldest events are gone
