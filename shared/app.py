@@ -4,8 +4,9 @@ A server module declares a `ServerSpec` (name, settings, command-line options, a
 that returns a `Service`: its tools, resources and prompts, and background work). `build_server` makes the
 SDK's low-level `Server` from it, transport-free: handlers and capabilities follow from what is registered,
 and `protocol.errors_at_the_boundary` turns domain errors into the era's JSON-RPC errors and unexpected
-failures into -32603 instead of the SDK's code 0. `serve_stdio` runs it over deskmcp's own stdio framing
-(`deskmcp.shared.stdio`) in both protocol eras; another transport adds its own `serve_*` beside it.
+failures into -32603 instead of the SDK's code 0. One entry point per transport serves it, in both protocol
+eras: `serve_stdio` over deskmcp's own stdio framing (`deskmcp.shared.stdio`, one client), `serve_http` over
+Streamable HTTP (`deskmcp.shared.http`, many clients, each with its own state).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import asyncio
 import gc
 import logging
 import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 from deskmcp.shared.completion import completion_handler
@@ -34,6 +36,9 @@ from mcp.server.lowlevel import NotificationOptions
 from mcp.server.models import InitializationOptions
 from mcp.shared.message import SessionMessage
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from deskmcp.shared.http import HttpConfig
 
 logger = logging.getLogger(__name__)
 
@@ -162,11 +167,11 @@ def build_server(name: str, service: Service) -> DeskServer:
     return server
 
 
-# --- stdio ----------------------------------------------------------------------------------------------
+# --- signals: every transport ------------------------------------------------------------------------------
 
 
-def _install_signal_handlers(wire: Wire, cancel: Callable[[], None]) -> None:
-    """First SIGTERM/SIGINT: stop reading and finish what is in flight. Second: stop now.
+def _install_signal_handlers(drain: Callable[[], None], stop: Callable[[], None]) -> None:
+    """First SIGTERM/SIGINT: `drain()` (take nothing new, finish what is in flight). Second: `stop()` now.
 
     Windows event loops have no `add_signal_handler`; there `signal.signal` is the fallback (SIGINT and
     SIGBREAK reach a console process; a TerminateProcess cannot be caught anywhere).
@@ -179,9 +184,9 @@ def _install_signal_handlers(wire: Wire, cancel: Callable[[], None]) -> None:
         received += 1
         if received == 1:
             logger.info("signal received: finishing in-flight requests")
-            wire.stop_reading()
+            drain()
         else:
-            cancel()
+            stop()
 
     for name in ("SIGTERM", "SIGINT", "SIGBREAK"):
         signum = getattr(signal, name, None)
@@ -191,6 +196,9 @@ def _install_signal_handlers(wire: Wire, cancel: Callable[[], None]) -> None:
             loop.add_signal_handler(signum, on_signal)
         except (NotImplementedError, RuntimeError):
             signal.signal(signum, lambda *_: loop.call_soon_threadsafe(on_signal))
+
+
+# --- stdio ----------------------------------------------------------------------------------------------
 
 
 async def serve_stdio(name: str, service: Service, *, max_line_bytes: int, grace_seconds: float) -> None:
@@ -206,7 +214,7 @@ async def serve_stdio(name: str, service: Service, *, max_line_bytes: int, grace
     write_send, write_receive = anyio.create_memory_object_stream[SessionMessage](0)
     try:
         async with anyio.create_task_group() as group:
-            _install_signal_handlers(wire, group.cancel_scope.cancel)
+            _install_signal_handlers(wire.stop_reading, group.cancel_scope.cancel)
             wire.start()
             group.start_soon(wire.pump_in, read_send)
             group.start_soon(wire.pump_out, write_receive)
@@ -214,3 +222,30 @@ async def serve_stdio(name: str, service: Service, *, max_line_bytes: int, grace
     finally:
         wire.finish()
         claimed.release()
+
+
+# --- Streamable HTTP ------------------------------------------------------------------------------------
+
+
+async def serve_http(name: str, service: Service, config: HttpConfig) -> None:
+    """Serve `service` to many clients over Streamable HTTP (`deskmcp.shared.http`) until a signal."""
+    from deskmcp.shared.http import http_app, uvicorn_server
+
+    server = build_server(name, service)
+    app, manager = http_app(server, config)
+    hub = service.resources.hub if service.resources is not None else None
+
+    def end_streams() -> None:
+        manager.end_notification_streams()
+        if hub is not None:
+            hub.end_listen_streams()
+
+    def announce(url: str) -> None:
+        print(f"deskmcp {name}: serving MCP (Streamable HTTP) at {url}", file=sys.stderr, flush=True)
+        if config.token is None:
+            logger.warning("no DESKMCP_HTTP_TOKEN: any program on this machine can use the server")
+
+    web = uvicorn_server(app, config, announce=announce, on_stop=end_streams)
+    gc.freeze()  # as for stdio: start-up's long-lived objects are never scanned again
+    _install_signal_handlers(lambda: setattr(web, "should_exit", True), lambda: setattr(web, "force_exit", True))
+    await web.serve()

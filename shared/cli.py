@@ -13,6 +13,10 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
+from deskmcp.shared.httpconfig import SETTINGS as HTTP_SETTINGS
+from deskmcp.shared.httpconfig import HttpConfig
+from deskmcp.shared.httpconfig import add_arguments as add_transport_arguments
+
 if TYPE_CHECKING:
     from deskmcp.shared.app import ServerSpec
 
@@ -46,6 +50,8 @@ def _top_level_help() -> str:
     width = max(map(len, [*SERVERS, *COMMANDS]))
     lines = [
         "usage: deskmcp <server> [options]     run a server over stdio (what a desktop host launches)",
+        "       deskmcp <server> --transport http [--host H] [--port N] [--path /mcp]",
+        "                                      serve it to many clients over Streamable HTTP",
         "       deskmcp <server> --help        that server's options and settings",
         "       deskmcp --version",
         "",
@@ -59,7 +65,14 @@ def _top_level_help() -> str:
         "environment:",
         "  DESKMCP_LOG_LEVEL          debug|info|warning|error (default warning); logs go to stderr",
         f"  {MAX_LINE_VARIABLE:<26} longest accepted JSON-RPC line in bytes (default 16 MiB)",
-        f"  {GRACE_VARIABLE:<26} seconds to finish in-flight requests at end of input (default 10)",
+        f"  {GRACE_VARIABLE:<26} seconds to finish in-flight requests at end of input or a signal (default 10)",
+        "",
+        "environment for --transport http (every server):",
+        *(
+            f"  {setting.variable('http'):<33} {setting.help}"
+            + ("" if setting.secret or not setting.default else f" [default: {setting.default}]")
+            for setting in HTTP_SETTINGS
+        ),
     ]
     return "\n".join(lines)
 
@@ -102,6 +115,7 @@ def _server_parser(spec: ServerSpec) -> argparse.ArgumentParser:
     parser.add_argument(
         "--check-config", action="store_true", help="print the effective settings (secrets masked) and exit"
     )
+    add_transport_arguments(parser)
     if spec.add_arguments:
         spec.add_arguments(parser)
     return parser
@@ -125,6 +139,7 @@ def run_server(spec: ServerSpec, argv: Sequence[str]) -> int:
         return 1
     try:
         settings = load_settings(spec.name, spec.settings)
+        http = load_settings("http", HTTP_SETTINGS) if args.transport == "http" else None
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -133,23 +148,38 @@ def run_server(spec: ServerSpec, argv: Sequence[str]) -> int:
     if args.check_config:
         print(describe_settings(spec.name, spec.settings, settings))
         print(f"{MAX_LINE_VARIABLE} = {max_line}\n{GRACE_VARIABLE} = {grace}")
+        if http is not None:
+            print(describe_settings("http", HTTP_SETTINGS, http))
         if spec.describe:
             from deskmcp.shared.app import Config
 
             print(spec.describe(Config(args, settings)))
         return 0
-    return _serve(spec, args, settings, max_line, grace)
+    try:
+        http_config = HttpConfig.from_options(args, http, grace) if http is not None else None
+    except ValueError as exc:
+        print(f"deskmcp {spec.name}: {exc}", file=sys.stderr)
+        return 1
+    return _serve(spec, args, settings, max_line, grace, http_config)
 
 
-def _serve(spec: ServerSpec, args: argparse.Namespace, settings: dict, max_line: int, grace: float) -> int:
+def _serve(
+    spec: ServerSpec, args: argparse.Namespace, settings: dict, max_line: int, grace: float, http: HttpConfig | None
+) -> int:
     import anyio
-    from deskmcp.shared.app import Config, StartupError, serve_stdio
+    from deskmcp.shared.app import Config, StartupError, serve_http, serve_stdio
 
     try:
         service = spec.create(Config(args, settings))
     except StartupError as exc:
         print(f"deskmcp {spec.name}: {exc}", file=sys.stderr)
         return 1
+    if http is not None:
+        try:
+            anyio.run(lambda: serve_http(spec.name, service, http))
+        except SystemExit as exc:  # uvicorn could not listen (it logged why)
+            return 1 if exc.code else 0
+        return 0
     anyio.run(lambda: serve_stdio(spec.name, service, max_line_bytes=max_line, grace_seconds=grace))
     return 0
 

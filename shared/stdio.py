@@ -12,9 +12,9 @@ input, so deskmcp frames the wire itself. Contract:
    before it is answered before the SDK session is closed, within a grace period.
 4. Reading (splitting and classifying lines) and writing happen in two daemon threads, so a slow client
    never blocks the event loop.
-5. Every reply is one line of valid JSON, whatever it holds (`serialize`): text the client sent back to it,
-   lone surrogates included, round-trips exactly; a reply that cannot be serialised at all becomes -32603
-   for its id. No message can make the writer raise and end the connection.
+5. Every reply is one line of valid JSON, whatever it holds (`replies.to_json_or_explain`, as over HTTP):
+   text the client sent back to it, lone surrogates included, round-trips exactly; a reply that cannot be
+   serialised at all becomes -32603 for its id. No message can make the writer raise and end the connection.
 """
 
 from __future__ import annotations
@@ -33,16 +33,15 @@ from typing import Any, Final
 
 import anyio
 import mcp.types as types
+from deskmcp.shared.replies import INTERNAL_ERROR, error_message, to_json_or_explain, without_code_zero
 from mcp.shared.dispatcher import coerce_request_id
 from mcp.shared.message import SessionMessage
-from pydantic import BaseModel, ValidationError
-from pydantic_core import PydanticSerializationError
+from pydantic import ValidationError
 
 logger = logging.getLogger(__name__)
 
 PARSE_ERROR: Final = -32700
 INVALID_REQUEST: Final = -32600
-INTERNAL_ERROR: Final = -32603
 DEFAULT_MAX_LINE_BYTES: Final = 16 * 1024 * 1024
 READ_CHUNK: Final = 64 * 1024
 # Requests whose response is a long-lived stream, not a unit of work to finish before exit.
@@ -155,10 +154,6 @@ def split_lines(buffer: bytearray, chunk: bytes, limit: int, skipped: int) -> tu
 # --- classifying a line ---------------------------------------------------------------------------------
 
 
-def error_message(request_id: Any, code: int, message: str) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
-
-
 def _valid_id(value: Any) -> bool:
     return (isinstance(value, str) or isinstance(value, int)) and not isinstance(value, bool)
 
@@ -258,49 +253,6 @@ def reader_thread(fd: int, limit: int, deliver: Callable[[list[Inbound]], None])
             deliver(inbound)
 
 
-# --- writing a line -------------------------------------------------------------------------------------
-
-Outbound = types.JSONRPCMessage | dict[str, Any]
-
-
-def serialize(message: Outbound) -> bytes:
-    """`message` as one line of JSON: UTF-8 text, or, if it holds a lone surrogate, ASCII with `\\u` escapes.
-
-    A lone surrogate ("\\ud800") arrives as a legal JSON escape in any string a client sends (an id, a method
-    name, an argument a reply repeats) but has no UTF-8 encoding. Written back as the same escape it stays
-    valid JSON and round-trips exactly, which an id must: the client matches the reply to its request by it.
-    Replacing it (U+FFFD) would hand back an id the client never sent.
-    """
-    if isinstance(message, BaseModel):
-        try:
-            return message.model_dump_json(by_alias=True, exclude_unset=True).encode("utf-8") + b"\n"
-        except PydanticSerializationError:  # most likely a lone surrogate: escape it below
-            message = message.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    try:
-        text = json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        return text.encode("utf-8") + b"\n"
-    except UnicodeEncodeError:
-        return json.dumps(message, separators=(",", ":"), allow_nan=False).encode("ascii") + b"\n"
-
-
-def serialize_or_explain(message: Outbound) -> bytes | None:
-    """`serialize(message)`; if that fails, a -32603 reply for the same id, or None (logged) if it has none."""
-    try:
-        return serialize(message)
-    except Exception:
-        logger.exception("could not serialise a %s", type(message).__name__)
-    if isinstance(message, dict):
-        request_id = message.get("id")
-    elif isinstance(message, types.JSONRPCResponse | types.JSONRPCError):
-        request_id = message.id
-    else:  # a notification or a request of ours: there is nothing to answer
-        return None
-    reply = error_message(
-        request_id, INTERNAL_ERROR, "Internal error: the reply could not be serialised; see the server log"
-    )
-    return serialize(reply)
-
-
 # --- the wire -------------------------------------------------------------------------------------------
 
 
@@ -324,13 +276,11 @@ class Wire:
     # writing
 
     def send(self, payload: dict[str, Any] | SessionMessage) -> None:
-        message = payload.message if isinstance(payload, SessionMessage) else payload
-        if isinstance(message, types.JSONRPCError) and message.error.code == 0:
-            message.error.code = INTERNAL_ERROR  # JSON-RPC has no code 0; the SDK's catch-all uses it
+        message = without_code_zero(payload.message if isinstance(payload, SessionMessage) else payload)
         if isinstance(message, types.JSONRPCResponse | types.JSONRPCError):
             self._settle(message.id)
-        if (line := serialize_or_explain(message)) is not None:
-            self._outbox.put(line)
+        if (text := to_json_or_explain(message)) is not None:
+            self._outbox.put(text.encode("utf-8") + b"\n")
 
     def _write_loop(self) -> None:
         while (data := self._outbox.get()) is not None:

@@ -158,6 +158,10 @@ class SubscriptionHub:
         finally:
             self._loop = None
 
+    def end_listen_streams(self) -> None:
+        """Close every 2026-07-28 listen stream gracefully (each sends its final result): the server is stopping."""
+        self._listen_handler.close()
+
     # --- handshake era --------------------------------------------------------------------------------------
 
     async def subscribe(self, uri: str, session: ServerSession) -> None:
@@ -204,6 +208,28 @@ class SubscriptionHub:
             for client in self._clients.values():
                 client.uris -= uris
             await self._follow_regardless()
+
+    async def recheck(self, session: ServerSession) -> set[str]:
+        """The client of `session` may now see less (its roots narrowed): end its subscriptions that the watcher's
+        `check`, run here with the client's new view in force, refuses. Other clients keep theirs."""
+        client = self._clients.get(self._key(session))
+        refused: set[str] = set()
+        for uri in sorted(client.uris if client is not None else ()):
+            try:
+                await self._check(uri)
+            except DomainError:
+                refused.add(uri)
+        if client is not None and refused:
+            async with self._lock:
+                client.uris -= refused
+                await self._follow_regardless()
+        return refused
+
+    async def list_changed_for(self, session: ServerSession) -> None:
+        """The resource list changed for the client of `session` alone: tell it, if it wants list changes."""
+        client = self._clients.get(self._key(session))
+        if client is not None and client.list_changes:
+            await client.session.send_resource_list_changed()
 
     def _key(self, session: ServerSession) -> object:
         connection = connection_of(session)

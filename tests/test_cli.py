@@ -45,8 +45,11 @@ def test_each_server_has_help_and_check_config(server):
     completed = run(server, "--help")
     assert completed.returncode == 0, completed.stderr
     assert f"usage: deskmcp {server}" in completed.stdout and "--check-config" in completed.stdout
+    assert "--transport {stdio,http}" in completed.stdout and "--port PORT" in completed.stdout
     checked = run(server, "--check-config")
     assert checked.returncode == 0, checked.stderr
+    over_http = run(server, "--transport", "http", "--check-config")
+    assert over_http.returncode == 0 and "DESKMCP_HTTP_TOKEN = None" in over_http.stdout, over_http.stderr
 
 
 def test_bad_number_size_and_pattern_settings_stop_the_server_with_what_was_expected():

@@ -12,6 +12,7 @@ import mcp.types as types
 import pytest
 from deskmcp.shared import stdio
 from deskmcp.shared.app import Service, build_server
+from deskmcp.shared.replies import to_json, to_json_or_explain, without_code_zero
 from deskmcp.shared.schema import portable
 from deskmcp.shared.settings import Secret, Setting, SettingsError, describe_settings, load_settings, whole_number
 from deskmcp.shared.stdio import (
@@ -19,8 +20,6 @@ from deskmcp.shared.stdio import (
     Oversize,
     classify,
     reader_thread,
-    serialize,
-    serialize_or_explain,
     split_lines,
 )
 from deskmcp.shared.tools import StructuredResult, StructuredText, ToolContext, ToolRegistry, tool
@@ -126,28 +125,35 @@ def test_a_fault_while_classifying_costs_one_line_not_the_reader(monkeypatch: py
     assert end is EndOfInput
 
 
-# --- serialize -----------------------------------------------------------------------------------------------
+# --- replies: what every transport writes ------------------------------------------------------------------
 
 
 def test_a_lone_surrogate_is_written_as_a_json_escape_and_other_text_as_utf8():
     reply = types.JSONRPCResponse(jsonrpc="2.0", id="id\ud800", result={"text": "é\udfff", "n": 1})
-    line = serialize(reply)
-    assert line == b'{"jsonrpc":"2.0","id":"id\\ud800","result":{"text":"\\u00e9\\udfff","n":1}}\n'
-    assert json.loads(line) == {"jsonrpc": "2.0", "id": "id\ud800", "result": {"text": "é\udfff", "n": 1}}
-    plain = serialize(types.JSONRPCResponse(jsonrpc="2.0", id=1, result={"text": "é"}))
-    assert plain == '{"jsonrpc":"2.0","id":1,"result":{"text":"é"}}\n'.encode()
-    assert serialize(stdio.error_message("\ud800", -32600, "no")).startswith(b'{"jsonrpc":"2.0","id":"\\ud800"')
+    text = to_json(reply)
+    assert text == '{"jsonrpc":"2.0","id":"id\\ud800","result":{"text":"\\u00e9\\udfff","n":1}}'
+    assert json.loads(text) == {"jsonrpc": "2.0", "id": "id\ud800", "result": {"text": "é\udfff", "n": 1}}
+    plain = to_json(types.JSONRPCResponse(jsonrpc="2.0", id=1, result={"text": "é"}))
+    assert plain == '{"jsonrpc":"2.0","id":1,"result":{"text":"é"}}'
+    assert to_json(stdio.error_message("\ud800", -32600, "no")).startswith('{"jsonrpc":"2.0","id":"\\ud800"')
 
 
 def test_a_reply_that_cannot_be_serialised_becomes_internal_error_for_its_id():
     reply = types.JSONRPCResponse(jsonrpc="2.0", id=7, result={"value": object()})
-    assert json.loads(serialize_or_explain(reply)) == {  # type: ignore[arg-type]
+    assert json.loads(to_json_or_explain(reply)) == {  # type: ignore[arg-type]
         "jsonrpc": "2.0",
         "id": 7,
         "error": {"code": -32603, "message": "Internal error: the reply could not be serialised; see the server log"},
     }
     note = types.JSONRPCNotification(jsonrpc="2.0", method="notifications/message", params={"data": object()})
-    assert serialize_or_explain(note) is None
+    assert to_json_or_explain(note) is None
+
+
+def test_error_code_zero_becomes_internal_error_and_other_codes_stay():
+    zero = types.JSONRPCError(jsonrpc="2.0", id=1, error=types.ErrorData(code=0, message="boom"))
+    assert without_code_zero(zero).error.code == -32603  # type: ignore[union-attr]
+    kept = types.JSONRPCError(jsonrpc="2.0", id=1, error=types.ErrorData(code=-32602, message="bad"))
+    assert without_code_zero(kept).error.code == -32602  # type: ignore[union-attr]
 
 
 # --- portable schemas ---------------------------------------------------------------------------------------

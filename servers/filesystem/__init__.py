@@ -57,8 +57,8 @@ def create(config: Config) -> Service:
     sandbox = Sandbox(roots, read_only=config.args.read_only, strict=False)
     for reason in sandbox.unusable_roots:
         logger.warning("%s; serving without it", reason)
-    client_roots = ClientRoots(sandbox)
     resources, watcher = live.live_resources(sandbox, settings)
+    client_roots = ClientRoots(sandbox, watcher.hub)
     return Service(
         tools=build_registry(sandbox, Limits(max_read_bytes=settings["MAX_READ_BYTES"])),
         resources=resources,

@@ -1,17 +1,24 @@
-"""The allowed roots as opened directories: the configured ones, and the client's narrowing of them.
+"""The allowed roots as opened directories: the configured ones, and each client's narrowing of them.
 
 Each root is opened once and kept open (`RootHandle`); every operation walks from that handle, so a root
 renamed or replaced by a symlink later does not move the sandbox. Roots inside other roots are dropped, so
 each place has exactly one root to walk from. A path's text is mapped to a root here (`split`), comparing
 only the root prefix loosely, as the root's volume compares names (see `paths`).
+
+What a client's roots make of the configured ones is a `RootView`. Over HTTP many clients share one server,
+so a view is not global: a request runs with its client's view active (`activate`, a context variable that
+worker threads inherit), and code running for no client in particular (watchers, direct callers) sees the
+server-wide view, which only `apply_client` changes.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +48,14 @@ from deskmcp.shared.errors import DomainError
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class RootView:
+    """What one client may use: the roots it offered (None: none) and the effective allow-list."""
+
+    client: tuple[str, ...] | None
+    effective: tuple[Root, ...]
+
+
 class RootSet:
     """Configured roots, the client's roots, and the effective allow-list (their intersection)."""
 
@@ -57,9 +72,36 @@ class RootSet:
                     raise
                 self.unusable.append(str(exc))
         self.configured: tuple[Root, ...] = outermost(tuple(opened))
-        self.client: tuple[str, ...] | None = None
-        self.effective: tuple[Root, ...] = self.configured
-        self._lock = threading.Lock()
+        self.unnarrowed = RootView(None, self.configured)
+        self._server_wide = self.unnarrowed
+        self._active: ContextVar[RootView | None] = ContextVar(f"deskmcp-roots-{id(self)}", default=None)
+
+    @property
+    def view(self) -> RootView:
+        """The view in force here: the active client's, else the server-wide one."""
+        view = self._active.get()
+        return self._server_wide if view is None else view
+
+    @property
+    def effective(self) -> tuple[Root, ...]:
+        return self.view.effective
+
+    @property
+    def client(self) -> tuple[str, ...] | None:
+        return self.view.client
+
+    @contextmanager
+    def activate(self, view: RootView | None) -> Iterator[None]:
+        """Within the block (and worker threads started in it), `view` is in force; None: the server-wide one."""
+        token = self._active.set(view)
+        try:
+            yield
+        finally:
+            self._active.reset(token)
+
+    def enter(self, view: RootView) -> None:
+        """Put `view` in force for the rest of the current task (a request's), and the threads it starts."""
+        self._active.set(view)
 
     def _open_configured(self, given: str | Path) -> Root:
         text = expand_home(os.fspath(given), self.flavour)
@@ -78,24 +120,26 @@ class RootSet:
 
     # --- the client's roots ---------------------------------------------------------------------------
 
-    def apply_client(self, uris_or_paths: Sequence[str] | None) -> bool:
-        """Narrow to the client's roots; True when the effective roots changed.
+    def narrowed(self, uris_or_paths: Sequence[str] | None) -> RootView:
+        """The view of a client that offers these roots (it may touch the disk: call it off the event loop).
 
         None or an empty list (which many hosts send) means the client offers none: the configured roots.
         """
         if not uris_or_paths:
-            client, effective = None, self.configured
-        else:
-            found: list[Root] = []
-            for item in uris_or_paths:
-                try:
-                    found.extend(self._client_root(client_root_path(item)))
-                except (DomainError, ValueError, OSError) as exc:
-                    logger.warning("client root %r ignored: %s", item, exc)
-            client, effective = tuple(uris_or_paths), outermost(tuple(found))
-        with self._lock:
-            changed = [r.path for r in effective] != [r.path for r in self.effective]
-            self.client, self.effective = client, effective
+            return self.unnarrowed
+        found: list[Root] = []
+        for item in uris_or_paths:
+            try:
+                found.extend(self._client_root(client_root_path(item)))
+            except (DomainError, ValueError, OSError) as exc:
+                logger.warning("client root %r ignored: %s", item, exc)
+        return RootView(tuple(uris_or_paths), outermost(tuple(found)))
+
+    def apply_client(self, uris_or_paths: Sequence[str] | None) -> bool:
+        """Make the server-wide view the narrowing by these roots; True when its effective roots changed."""
+        view = self.narrowed(uris_or_paths)
+        changed = not same_roots(view, self._server_wide)
+        self._server_wide = view
         return changed
 
     def _client_root(self, path: str) -> list[Root]:
@@ -140,17 +184,19 @@ class RootSet:
     # --- telling the user ---------------------------------------------------------------------------------
 
     def describe(self) -> str:
-        if self.effective:
-            return ", ".join(str(r.path) for r in self.effective)
-        if self.configured and self.client is not None:
+        view = self.view
+        if view.effective:
+            return ", ".join(str(r.path) for r in view.effective)
+        if self.configured and view.client is not None:
             configured = ", ".join(str(r.path) for r in self.configured)
-            return f"none (the client's roots {list(self.client)} are all outside the configured {configured})"
+            return f"none (the client's roots {list(view.client)} are all outside the configured {configured})"
         return "none"
 
     def no_roots(self) -> AccessDenied:
-        if self.configured and self.client is not None:
+        client = self.client
+        if self.configured and client is not None:
             msg = (
-                f"No allowed directories: the client's roots {list(self.client)} are all outside the directories "
+                f"No allowed directories: the client's roots {list(client)} are all outside the directories "
                 f"this server was started with ({', '.join(str(r.path) for r in self.configured)})."
             )
         elif self.unusable:
@@ -158,3 +204,8 @@ class RootSet:
         else:
             msg = f"No allowed directories are configured. {HOW_TO_CONFIGURE}"
         return AccessDenied(msg)
+
+
+def same_roots(one: RootView, other: RootView) -> bool:
+    """Whether two views allow the same directories."""
+    return [r.path for r in one.effective] == [r.path for r in other.effective]

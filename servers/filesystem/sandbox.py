@@ -42,7 +42,7 @@ from deskmcp.servers.filesystem.paths import (
     Flavour,
     NotFound,
 )
-from deskmcp.servers.filesystem.rootset import RootSet
+from deskmcp.servers.filesystem.rootset import RootSet, RootView
 from deskmcp.servers.filesystem.textfiles import read_within
 from deskmcp.servers.filesystem.walker import (
     Located,
@@ -116,14 +116,33 @@ class Sandbox:
         self._listeners.append(callback)
 
     def set_client_roots(self, uris_or_paths: Sequence[str] | None) -> tuple[Path, ...]:
-        """Apply the client's roots (None: it offers none). They narrow the configured roots, never widen them."""
-        if self._roots.apply_client(uris_or_paths):
-            for callback in list(self._listeners):
-                try:
-                    callback()
-                except Exception:
-                    logger.exception("roots listener failed")
-        return self.roots
+        """Apply the client's roots (None: it offers none) server-wide: they narrow the configured roots, never
+        widen them. With several clients each keeps its own view instead (`client_view`)."""
+        with self.viewing(None):
+            if self._roots.apply_client(uris_or_paths):
+                for callback in list(self._listeners):
+                    try:
+                        callback()
+                    except Exception:
+                        logger.exception("roots listener failed")
+            return self.roots
+
+    @property
+    def configured_roots(self) -> tuple[Path, ...]:
+        """The roots the server was started with (that could be opened), before any client narrows them."""
+        return tuple(root.path for root in self._roots.configured)
+
+    def client_view(self, uris_or_paths: Sequence[str] | None) -> RootView:
+        """What one client's roots leave it (for one client of many; touches the disk: call it in a thread)."""
+        return self._roots.narrowed(uris_or_paths)
+
+    def viewing(self, view: RootView | None) -> AbstractContextManager[None]:
+        """Within the block (and worker threads it starts), `view` is in force; None: the server-wide roots."""
+        return self._roots.activate(view)
+
+    def enter_view(self, view: RootView) -> None:
+        """Put `view` in force for the rest of the current request (its task and the threads it starts)."""
+        self._roots.enter(view)
 
     def describe_roots(self) -> str:
         return self._roots.describe()

@@ -116,14 +116,19 @@ class LiveHub(Watcher):
             raise InvalidResource(msg)
         return path_key(real), real
 
+    # The hub calls these two while serving one client's request; what is watched is for every client, so
+    # they plan with the server-wide roots in force, not the roots of the client that led here.
+
     async def follow(self, subscribed: Mapping[str, Located]) -> None:
-        async with self._files_lock:
-            self._subscribed = dict(subscribed)
-            await self._replan_files()
+        with self.sandbox.viewing(None):
+            async with self._files_lock:
+                self._subscribed = dict(subscribed)
+                await self._replan_files()
 
     def follow_lists(self, wanted: bool) -> None:
         if self._group is not None:
-            self._group.start_soon(self._replan_tree_locked)
+            with self.sandbox.viewing(None):  # the task started here keeps the context it started in
+                self._group.start_soon(self._replan_tree_locked)
 
     # --- planning ---------------------------------------------------------------------------------------
 
@@ -216,7 +221,7 @@ class LiveHub(Watcher):
         self._post("tree", batch)
 
     def _roots_changed(self) -> None:
-        """Sandbox listener (any thread): the allowed roots changed."""
+        """Sandbox listener (any thread): the server-wide roots changed (a client's own view tells that client)."""
         if self._token is None:
             return
         if threading.get_ident() == self._loop_thread:
@@ -283,4 +288,3 @@ class LiveHub(Watcher):
         async with self._tree_lock:
             self._tree_ready = False
             await self._replan_tree()
-        self.hub.list_changed()
