@@ -9,9 +9,9 @@ so a misspelling cannot turn a dry run into a real write; `10.0` for an integer 
 naming the field. Use `Literal[...]` rather than `Enum` for choices: strict validation of already-parsed JSON
 only accepts enum members, not their values.
 
-Errors are translated in one place, `ToolRegistry.call`: an `errors.DomainError` (`ToolError` is the same
-class) and whatever a registry lists as anticipated become an `isError` result with its message; anything
-else is a bug, logged with its traceback on stderr and reported to the model as a short internal error.
+Errors are translated in one place, `ToolRegistry.call`: an `errors.DomainError` and whatever a registry lists
+as anticipated become an `isError` result with its message; anything else is a bug, logged with its traceback
+on stderr and reported to the model as a short internal error.
 """
 
 from __future__ import annotations
@@ -50,9 +50,6 @@ def writes(*, destructive: bool, idempotent: bool) -> types.ToolAnnotations:
     return types.ToolAnnotations(
         read_only_hint=False, destructive_hint=destructive, idempotent_hint=idempotent, open_world_hint=False
     )
-
-
-ToolError = DomainError  # what tools raise is any domain error; its message becomes the `isError` text
 
 
 class ToolCancelled(Exception):
@@ -306,7 +303,7 @@ class ToolRegistry:
             msg = f"cannot withhold {sorted(unknown)}: no such tools"
             raise ValueError(msg)
         self.tools = {name: spec for name, spec in self.tools.items() if name not in self.withheld}
-        self.anticipated = (ToolError, *anticipated)
+        self.anticipated = (DomainError, *anticipated)
         self._listing = types.ListToolsResult(tools=[spec.definition() for spec in self.tools.values()])
 
     async def on_list_tools(

@@ -12,9 +12,10 @@ from typing import Annotated, Literal
 import anyio
 from deskmcp.shared.app import Config, ServerSpec, Service
 from deskmcp.shared.cli import run_server
+from deskmcp.shared.errors import DomainError
 from deskmcp.shared.prompts import PromptTable
 from deskmcp.shared.settings import Secret, Setting
-from deskmcp.shared.tools import READ_ONLY, StructuredResult, ToolContext, ToolError, ToolRegistry, tool
+from deskmcp.shared.tools import READ_ONLY, StructuredResult, ToolContext, ToolRegistry, tool
 from pydantic import Field
 
 
@@ -41,7 +42,7 @@ def create(config: Config) -> Service:
     @tool
     async def fail(reason: str) -> str:
         """Fail with an expected error (isError)."""
-        raise ToolError(f"failed as asked: {reason}")
+        raise DomainError(f"failed as asked: {reason}")
 
     @tool
     async def crash() -> str:

@@ -31,7 +31,7 @@ from deskmcp.servers.filesystem.resources import (
 )
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.uris import InvalidResource, path_to_uri, uri_to_path
-from deskmcp.shared.tools import ToolError
+from deskmcp.shared.errors import DomainError
 from hostpipes import HANDSHAKE, MODERN, deskmcp_command, inspector_json, pipe_server, sdk_client, sdk_session
 
 RULES = IgnoreRules()
@@ -406,7 +406,7 @@ def test_a_read_refused_for_another_reason_is_not_called_too_large_or_missing(tm
     uri = path_to_uri(root / "locked.txt")
     # It exists, so it is not "not found" (-32002) either: the message says what went wrong.
     with pytest.raises(ResourceUnreadable, match=r"locked.txt: permission denied: cannot read 'locked.txt'$"):
-        read_resource(Refusing([root], ToolError("permission denied: cannot read 'locked.txt'")), uri, 100)
+        read_resource(Refusing([root], DomainError("permission denied: cannot read 'locked.txt'")), uri, 100)
     with pytest.raises(ResourceUnreadable, match=r"locked.txt cannot be read: Permission denied$"):
         read_resource(Refusing([root], PermissionError(13, "Permission denied")), uri, 100)
     with pytest.raises(ResourceUnreadable, match=r"locked.txt cannot be read: Input/output error$"):

@@ -30,7 +30,7 @@ from deskmcp.servers.filesystem.paths import (
 )
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.uris import client_root_path
-from deskmcp.shared.tools import ToolError
+from deskmcp.shared.errors import DomainError
 
 SECRET = b"SECRET outside the roots"
 OPS = {"fd": FdOps, "path": lambda: PathOps("linux")}
@@ -126,7 +126,7 @@ def test_a_write_that_cannot_complete_leaves_no_temp_file_and_the_original_untou
     before = {p.relative_to(root): p.read_bytes() if p.is_file() else None for p in root.rglob("*")}
     with monkeypatch.context() as patched:
         DiskFull(patched, ops, stage)
-        with pytest.raises(ToolError, match=f"cannot write {name!r}: no space left on the device"):
+        with pytest.raises(DomainError, match=f"cannot write {name!r}: no space left on the device"):
             box.write_bytes(name, b"new content that does not fit")
     assert {p.relative_to(root): p.read_bytes() if p.is_file() else None for p in root.rglob("*")} == before
 
@@ -135,7 +135,7 @@ def test_write_refuses_a_file_changed_since_it_was_read(box: Sandbox, tree: Path
     seen = box.stat("a.txt")
     time.sleep(0.01)
     (tree / "root" / "a.txt").write_text("someone else's edit")
-    with pytest.raises(ToolError, match="changed on disk since it was read"):
+    with pytest.raises(DomainError, match="changed on disk since it was read"):
         box.write_bytes("a.txt", b"mine", expected=seen)
     assert (tree / "root" / "a.txt").read_text() == "someone else's edit"
 
@@ -144,16 +144,16 @@ def test_make_dirs_and_move(box: Sandbox, tree: Path) -> None:
     root = tree / "root"
     assert box.make_dirs("x/y/z") == root / "x" / "y" / "z"
     box.make_dirs("x/y")  # existing: fine
-    with pytest.raises(ToolError, match="not a directory"):
+    with pytest.raises(DomainError, match="not a directory"):
         box.make_dirs("a.txt/q")
     box.move("a.txt", "x/y/a2.txt")
     assert (root / "x" / "y" / "a2.txt").read_text() == "inside a"
-    with pytest.raises(ToolError, match="already exists; nothing was moved"):
+    with pytest.raises(DomainError, match="already exists; nothing was moved"):
         box.move("sub/b.txt", "x/y/a2.txt")
     assert (root / "sub" / "b.txt").exists()
     with pytest.raises(AccessDenied, match="cannot be moved"):
         box.move(str(root), "elsewhere")
-    with pytest.raises(ToolError, match="into itself"):
+    with pytest.raises(DomainError, match="into itself"):
         box.move("x", "x/y/inner")
 
 
@@ -304,7 +304,7 @@ def test_symlink_loops_end(box: Sandbox, tree: Path) -> None:
     root = tree / "root"
     (root / "a").symlink_to("b")
     (root / "b").symlink_to("a")
-    with pytest.raises(ToolError, match="too many levels of symbolic links"):
+    with pytest.raises(DomainError, match="too many levels of symbolic links"):
         box.read_bytes("a/x", 100)
 
 
@@ -426,11 +426,11 @@ def test_racing_swapper_never_lets_a_read_or_write_escape(tree: Path) -> None:
             attempts += 1
             try:
                 assert box.read_bytes("sub/b.txt", 100) == b"inside b"
-            except (AccessDenied, NotFound, ToolError):
+            except (AccessDenied, NotFound, DomainError):
                 pass
             try:
                 box.write_bytes("sub/w.txt", b"written")
-            except (AccessDenied, NotFound, ToolError):
+            except (AccessDenied, NotFound, DomainError):
                 pass
     finally:
         stop.set()
@@ -531,7 +531,7 @@ def test_fifos_are_refused_without_blocking(box: Sandbox, tree: Path) -> None:
         lambda: box.write_bytes("pipe", b""),
     ):
         failure = run_briefly(call)
-        assert isinstance(failure, ToolError) and "FIFO" in str(failure)
+        assert isinstance(failure, DomainError) and "FIFO" in str(failure)
 
 
 def test_a_file_swapped_for_a_fifo_after_the_check_does_not_block(tree: Path) -> None:
@@ -543,14 +543,14 @@ def test_a_file_swapped_for_a_fifo_after_the_check_does_not_block(tree: Path) ->
 
     box = Sandbox([tree / "root"], ops=SwapOnce("open_file", swap))
     failure = run_briefly(lambda: box.read_bytes("a.txt", 100))
-    assert isinstance(failure, ToolError) and "FIFO" in str(failure)
+    assert isinstance(failure, DomainError) and "FIFO" in str(failure)
 
 
 def test_devices_are_refused(tmp_path: Path) -> None:
     box = Sandbox(["/dev"])
     for name in ("null", "zero"):
         failure = run_briefly(lambda name=name: box.read_bytes(name, 100))
-        assert isinstance(failure, ToolError) and "character device" in str(failure)
+        assert isinstance(failure, DomainError) and "character device" in str(failure)
 
 
 # --- hard links --------------------------------------------------------------------------------------
@@ -571,7 +571,7 @@ def test_hard_links_read_allowed_write_replaces_only_the_name_inside(box: Sandbo
 def test_a_file_created_concurrently_is_never_replaced(tree: Path) -> None:
     target = tree / "root" / "new.txt"
     box = Sandbox([tree / "root"], ops=SwapOnce("rename", lambda: target.write_text("theirs")))
-    with pytest.raises(ToolError, match="created by something else"):
+    with pytest.raises(DomainError, match="created by something else"):
         box.write_bytes("new.txt", b"ours")
     assert target.read_text() == "theirs"
     assert sorted(p.name for p in (tree / "root").iterdir()) == ["a.txt", "new.txt", "sub"]
@@ -721,7 +721,7 @@ def test_read_only_refuses_every_write(tree: Path) -> None:
 
 
 def test_reads_over_the_limit_are_refused(box: Sandbox) -> None:
-    with pytest.raises(ToolError, match="over the 4-byte limit"):
+    with pytest.raises(DomainError, match="over the 4-byte limit"):
         box.read_bytes("a.txt", 4)
 
 

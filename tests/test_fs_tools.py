@@ -27,7 +27,8 @@ from deskmcp.servers.filesystem.resources import ResourceUnreadable, read_resour
 from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.tools import WRITE_TOOLS, Limits, build_registry, build_tools, ticker
 from deskmcp.servers.filesystem.uris import path_to_uri
-from deskmcp.shared.tools import ToolCancelled, ToolContext, ToolError, ToolRegistry
+from deskmcp.shared.errors import DomainError
+from deskmcp.shared.tools import ToolCancelled, ToolContext, ToolRegistry
 
 LIMIT = 64 * 1024
 
@@ -638,7 +639,7 @@ def test_exclude_patterns_anchor_with_a_leading_slash_as_gitignore_does() -> Non
     "pattern", [r"(a+)+$", r"(\w+\s?)*$", r"(a|ab)*c", r"(.*a){20}", r"(\w)\1", r"a*a*b", r"\w*x\w*y", r".*a.*b"]
 )
 def test_regex_guard_refuses_catastrophic_shapes(pattern: str) -> None:
-    with pytest.raises(ToolError):
+    with pytest.raises(DomainError):
         compile_guarded(pattern, ignore_case=False)
 
 

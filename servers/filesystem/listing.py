@@ -19,7 +19,7 @@ from deskmcp.servers.filesystem.search import ContentResult
 from deskmcp.servers.filesystem.textfiles import apply_edits, decode, read_within, unified_diff
 from deskmcp.servers.filesystem.tree import Tree
 from deskmcp.servers.filesystem.walker import TooLarge, too_big
-from deskmcp.shared.errors import DomainError as ToolError
+from deskmcp.shared.errors import DomainError
 from deskmcp.shared.tools import StructuredText
 
 SIZE_UNITS: Final = ("B", "KB", "MB", "GB", "TB")
@@ -48,7 +48,7 @@ def read_many(sandbox: Sandbox, paths: Sequence[str], limit: int) -> str:
         except TooLarge as exc:  # over the whole limit, or over what the files before it left of it
             reason = too_big(path, exc.size, limit) if exc.size > limit else _over_budget(path, exc.size, budget, limit)
             parts.append(f"{path}: Error - {reason}")
-        except ToolError as exc:
+        except DomainError as exc:
             parts.append(f"{path}: Error - {exc}")
     return "\n---\n".join(parts)
 
@@ -69,7 +69,7 @@ def encode_text(text: str, path: str) -> bytes:
             f"the content for {path!r} contains a lone surrogate (\\u{ord(text[exc.start]):04x} at character "
             f"{exc.start}), which is not valid text; nothing was written"
         )
-        raise ToolError(msg) from None
+        raise DomainError(msg) from None
 
 
 def hard_link_note(outcome: WriteOutcome) -> list[str]:
@@ -84,7 +84,7 @@ def hard_link_note(outcome: WriteOutcome) -> list[str]:
 def edit(sandbox: Sandbox, path: str, edits: Sequence[tuple[str, str]], dry_run: bool, limit: int) -> StructuredText:
     """Apply the edits (all or none) and return the diff; `dry_run` writes nothing."""
     if not edits:
-        raise ToolError("edits is empty; give at least one {oldText, newText}")
+        raise DomainError("edits is empty; give at least one {oldText, newText}")
     if not dry_run:
         sandbox.check_writable(path)
     with sandbox.open_read(path) as handle:
@@ -93,7 +93,9 @@ def edit(sandbox: Sandbox, path: str, edits: Sequence[tuple[str, str]], dry_run:
     try:
         before = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise ToolError(f"{path!r} is not UTF-8 text; edit_file only edits UTF-8 files. Nothing was changed") from None
+        raise DomainError(
+            f"{path!r} is not UTF-8 text; edit_file only edits UTF-8 files. Nothing was changed"
+        ) from None
     after = apply_edits(before, edits)
     diff = unified_diff(before, after, str(sandbox.resolve(path))) + "\n"  # the real path, as the reference shows
     if not dry_run and after != before:

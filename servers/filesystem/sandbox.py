@@ -53,7 +53,7 @@ from deskmcp.servers.filesystem.walker import (
     os_error,
     require_regular,
 )
-from deskmcp.shared.errors import DomainError as ToolError
+from deskmcp.shared.errors import DomainError
 
 __all__ = ["AccessDenied", "Entry", "NotFound", "Sandbox", "WriteOutcome"]
 
@@ -247,7 +247,7 @@ class Sandbox:
         if linked:
             try:
                 st = self._stat_parts(where.root, (*where.parts, entry.name))
-            except (ToolError, OSError):
+            except (DomainError, OSError):
                 return Entry(entry.name, False, False, st.st_size, st.st_mtime, is_link=True)
         mode = st.st_mode
         return Entry(entry.name, stat.S_ISDIR(mode), stat.S_ISREG(mode), st.st_size, st.st_mtime, is_link=linked)
@@ -265,7 +265,7 @@ class Sandbox:
 
     @contextmanager
     def _open_dir(self, path: str | Path) -> Iterator[tuple[Located, Any]]:
-        """The directory, open; an `OSError` while it is opened or listed becomes a `ToolError` naming it."""
+        """The directory, open; an `OSError` while it is opened or listed becomes a `DomainError` naming it."""
         with self._locate(path) as where:
             handle = None
             try:
@@ -281,11 +281,11 @@ class Sandbox:
 
     def open_read(self, path: str | Path) -> AbstractContextManager[IO[bytes]]:
         """An open binary file (regular files only; never blocks on a FIFO or device) for a `with` block, in
-        which an `OSError` (an I/O error while reading) becomes a `ToolError` naming the path."""
+        which an `OSError` (an I/O error while reading) becomes a `DomainError` naming the path."""
         for _ in range(RACE_RETRIES):
             with self._locate(path) as where:
                 if where.name is None:
-                    raise ToolError(f"{path!r} is a directory, not a file; use list_directory for it")
+                    raise DomainError(f"{path!r} is a directory, not a file; use list_directory for it")
                 try:
                     return _reading(os.fdopen(self._open_regular(where, path), "rb"), path)
                 except _Raced:
@@ -380,7 +380,7 @@ class Sandbox:
             return read_within(fd, name, limit)
         except TooLarge:
             raise
-        except (OSError, ToolError):  # unreadable, or no longer a regular file
+        except (OSError, DomainError):  # unreadable, or no longer a regular file
             return None
         finally:
             os.close(fd)
@@ -401,7 +401,7 @@ class Sandbox:
         for _ in range(RACE_RETRIES):
             with self._locate_parent(path) as where:
                 if where.name is None:
-                    raise ToolError(f"{path!r} is a directory; give a file path inside it")
+                    raise DomainError(f"{path!r} is a directory; give a file path inside it")
                 try:
                     return self._replace(where, path, data, expected)
                 except _Raced:
@@ -422,7 +422,7 @@ class Sandbox:
             require_regular(old, path)
         if expected is not None and (old is None or _version(old) != _version(expected)):
             msg = f"{path!r} changed on disk since it was read; nothing was written. Read it again and retry"
-            raise ToolError(msg)
+            raise DomainError(msg)
         mode = (old.st_mode & KEPT_MODE_BITS) if old is not None else None
         try:
             temp = self._write_temp(where, data, mode)
@@ -432,7 +432,7 @@ class Sandbox:
             ops.rename(where.parent, temp, where.parent, where.name, replace=old is not None)
         except FileExistsError:
             msg = f"{path!r} was created by something else while it was being written; it was left untouched"
-            raise ToolError(msg) from None
+            raise DomainError(msg) from None
         except OSError as exc:
             raise os_error(exc, path, "write") from None
         finally:
@@ -478,7 +478,7 @@ class Sandbox:
                     self._ops.close(self._ops.open_dir(where.parent, where.name))
                 except OSError as exc:
                     if exc.errno in dirops.LINK_ERRNOS | {errno.ENOTDIR}:
-                        raise ToolError(f"{path!r} exists and is not a directory") from None
+                        raise DomainError(f"{path!r} exists and is not a directory") from None
                     raise os_error(exc, path, "create") from None
             return where.path
 
@@ -492,19 +492,19 @@ class Sandbox:
             if src.name is None:
                 raise AccessDenied(f"{source!r} is an allowed directory itself; it cannot be moved")
             if dst.name is None:
-                raise ToolError(f"destination {destination!r} already exists; nothing was moved")
+                raise DomainError(f"destination {destination!r} already exists; nothing was moved")
             self._lstat(src, source)
             try:
                 self._ops.rename(src.parent, src.name, dst.parent, dst.name, replace=False)
             except FileExistsError:
-                raise ToolError(f"destination {destination!r} already exists; nothing was moved") from None
+                raise DomainError(f"destination {destination!r} already exists; nothing was moved") from None
             except OSError as exc:
                 if exc.errno == errno.EXDEV:
                     msg = f"{source!r} and {destination!r} are on different file systems; nothing was moved"
-                    raise ToolError(msg) from None
+                    raise DomainError(msg) from None
                 if exc.errno == errno.EINVAL:
                     msg = f"cannot move {source!r} into itself ({destination!r}); nothing was moved"
-                    raise ToolError(msg) from None
+                    raise DomainError(msg) from None
                 raise os_error(exc, destination, "move") from None
             return src.path, dst.path
 

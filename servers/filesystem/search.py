@@ -22,7 +22,7 @@ from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.textfiles import looks_binary
 from deskmcp.servers.filesystem.tree import Tree, fit_tree
 from deskmcp.servers.filesystem.walker import TooLarge
-from deskmcp.shared.errors import DomainError as ToolError
+from deskmcp.shared.errors import DomainError
 
 Tick = Callable[[int], None]
 MAX_FILE_FOR_CONTENT_SEARCH: Final = 8 * 1024 * 1024
@@ -94,7 +94,7 @@ def _is_link(entry: os.DirEntry[str]) -> bool:
 def _resolves(sandbox: Sandbox, path: str) -> bool:
     try:
         sandbox.stat(path)
-    except ToolError:
+    except DomainError:
         return False
     return True
 
@@ -126,7 +126,7 @@ class ContentQuery:
 
     def compiled(self) -> re.Pattern[str]:
         if not self.query:
-            raise ToolError("the query is empty; give the text (or regular expression) to look for")
+            raise DomainError("the query is empty; give the text (or regular expression) to look for")
         if self.regex:
             return compile_guarded(self.query, ignore_case=not self.case_sensitive)
         flags = re.MULTILINE | (0 if self.case_sensitive else re.IGNORECASE)

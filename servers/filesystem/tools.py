@@ -20,11 +20,11 @@ from deskmcp.servers.filesystem import listing, search, textfiles
 from deskmcp.servers.filesystem.media import MediaResult, media_block
 from deskmcp.servers.filesystem.output import OUTPUT_CHARS, OutputCap
 from deskmcp.servers.filesystem.sandbox import Sandbox
+from deskmcp.shared.errors import DomainError
 from deskmcp.shared.tools import (
     READ_ONLY,
     StructuredText,
     ToolContext,
-    ToolError,
     ToolRegistry,
     ToolSpec,
     tool,
@@ -98,7 +98,7 @@ def build_tools(sandbox: Sandbox, limits: Limits) -> list[ToolSpec]:
     def read_text(path: str, head: int | None, tail: int | None) -> StructuredText:
         head, tail = head or None, tail or None  # 0 means "not given", as in the reference
         if head is not None and tail is not None:
-            raise ToolError("give head or tail, not both")
+            raise DomainError("give head or tail, not both")
         with sandbox.open_read(path) as handle:
             if head is None and tail is None:
                 return StructuredText(content=textfiles.decode(textfiles.read_within(handle, path, limit), path))
