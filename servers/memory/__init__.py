@@ -5,8 +5,8 @@
 search, rename/merge, `save_memory`/`search_memory` and Claude's `memory` tool. Modules: `store` (file, schema,
 transactions), `schema`, `inputs` (checks and limits), `errors`, `graph` (entities, observations, relations),
 `hygiene` (rename, merge), `search`, `pages` (budgets and cursors), `api` (tool-facing replies), `notes` (the
-/memories folder), `jsonl` (import and export), `watch` (other processes' writes), `commands` (the CLI), `server`
-(the MCP adapter).
+/memories folder), `jsonl` (import and export), `watch` (other processes' writes), `commands` (the CLI), `tools`
+(the MCP tools).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def create(config: Config) -> Service:
     import os
 
     from deskmcp.servers.memory.jsonl import reference_hint
-    from deskmcp.servers.memory.server import build_tools
+    from deskmcp.servers.memory.tools import build_tools
 
     store = open_store(config.settings)
     if hint := reference_hint(store, os.environ):
