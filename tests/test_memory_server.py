@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 from hostpipes import PipeServer, deskmcp_command, host_env, pipe_server, run_inspector, sdk_client, sdk_session
-from memory_helpers import entity, reference_text, relation
+from memory_helpers import entity, reference_text, relation, store_env
 
 MEMORY = deskmcp_command("memory")
 REFERENCE_TOOLS = {
@@ -31,10 +31,6 @@ REFERENCE_TOOLS = {
     "open_nodes": ["names"],
 }
 OUR_TOOLS = {"rename_entity", "merge_entities", "save_memory", "search_memory", "memory"}
-
-
-def store_env(path: Path, **settings: str) -> dict[str, str]:
-    return {"DESKMCP_MEMORY_PATH": str(path), **{f"DESKMCP_MEMORY_{k.upper()}": v for k, v in settings.items()}}
 
 
 def text_of(result: dict[str, Any]) -> str:
@@ -433,6 +429,15 @@ def test_the_reference_memory_file_path_gets_a_hint_on_stderr(tmp_path):
         server.initialize()
         assert server.close() == 0
     assert f"deskmcp memory import {reference}" in server.stderr
+    imported = subprocess.run(  # what the hint says to run
+        deskmcp_command("memory", "import", str(reference)), env=host_env(env), capture_output=True, timeout=60
+    )
+    assert imported.returncode == 0, imported.stderr
+    with pipe_server(MEMORY, env=env) as again:
+        again.initialize()
+        assert again.call_tool("open_nodes", {"names": ["A"]})["structuredContent"]["entities"]
+        assert again.close() == 0
+    assert "MEMORY_FILE_PATH" not in again.stderr  # the store holds something now: no hint
 
 
 def test_bad_settings_stop_the_server_before_it_serves(tmp_path):
