@@ -350,3 +350,27 @@ def test_the_project_counts_match_the_rows_after_every_kind_of_write(tmp_path):
     assert (info["entities"], info["relations"]) == (7, 4)  # e5, e6 deleted, e7, e8 merged, Memories made
     work.close()
     home.close()
+
+
+REGISTRATION = {"__init__.py", "tools.py", "resources.py", "prompts.py"}  # the thin layer that speaks MCP
+
+
+def test_the_domain_imports_nothing_of_the_protocol_or_the_tool_layer():
+    import ast
+
+    from hostpipes import ROOT
+
+    allowed_shared = {"deskmcp.shared.errors", "deskmcp.shared.settings"}
+    for path in sorted((ROOT / "servers" / "memory").glob("*.py")):
+        if path.name in REGISTRATION:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module == "deskmcp.shared":  # a module of the package
+                names = [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert name.split(".")[0] not in ("mcp", "mcp_types", "pydantic"), (path.name, name)
+                if name.startswith("deskmcp.shared"):
+                    assert name in allowed_shared, (path.name, name)
