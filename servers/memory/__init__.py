@@ -66,7 +66,7 @@ def open_store(settings: Mapping[str, Any]) -> Store:
 INSTRUCTIONS: Final = (
     "A persistent knowledge graph. Look things up with search_nodes or open_nodes before answering from memory; "
     "record durable facts with create_entities, create_relations and add_observations (or save_memory). Reads come "
-    "in pages: follow nextCursor only when you need more. The use_memory prompt says more."
+    "in pages: follow nextCursor only when you need more."
 )
 
 

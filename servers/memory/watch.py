@@ -47,7 +47,10 @@ class ChangeWatcher:
         self._thread: threading.Thread | None = None
 
     def touched(self) -> None:
-        """This process committed (or something else asks for a look): call `on_change` soon. Never blocks long."""
+        """This process committed (or something else asks for a look): call `on_change` soon, if anyone wants to
+        know (`active()`). Never blocks long."""
+        if not self.active():
+            return
         with self._wake:
             self._touched = True
             self._wake.notify()
