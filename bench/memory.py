@@ -12,7 +12,8 @@ same run:
   matches), one vocabulary word (hundreds of matches at 100k: ours returns its first page of ~20,000 tokens and
   the total, the reference every match);
 - create_entities (one new entity with 3 observations a call), open_nodes (one name);
-- read_graph (ours: the first page; the reference: everything, so only up to 10k);
+- read_graph and a resources/read of memory://knowledge-graph (ours: the first page; the reference: everything,
+  so only up to 10k);
 - peak RSS of each server process at the end (Linux /proc).
 
 The reference re-reads its whole file on every call, so it gets fewer calls as the graph grows (--reference-n).
@@ -118,13 +119,16 @@ class Graph:
 
 
 def timed_calls(session: Session, calls: list[dict[str, Any]], warmup: int) -> tuple[list[float], int]:
-    """Milliseconds per call (after `warmup` of them) and the largest reply text, in characters."""
+    """Milliseconds per call (after `warmup` of them) and the largest reply text, in characters. A call is a
+    tools/call's params, or `{"uri": ...}` for a resources/read."""
     times, largest = [], 0
     for index, params in enumerate(calls):
+        method = "resources/read" if "uri" in params else "tools/call"
         start = time.perf_counter()
-        reply = session.request("tools/call", params)
+        reply = session.request(method, params)
         elapsed = (time.perf_counter() - start) * 1000
-        largest = max(largest, sum(len(block.get("text", "")) for block in reply["result"]["content"]))
+        blocks = reply["result"]["contents" if "uri" in params else "content"]
+        largest = max(largest, sum(len(block.get("text", "")) for block in blocks))
         if index >= warmup:
             times.append(elapsed)
     return times, largest
@@ -145,6 +149,7 @@ def workloads(graph: Graph, n: int) -> dict[str, list[dict[str, Any]]]:
         ],
         "open_nodes": [{"name": "open_nodes", "arguments": {"names": [name]}} for name in names],
         "read_graph": [{"name": "read_graph", "arguments": {}}] * max(3, n // 20),
+        "resource knowledge-graph": [{"uri": "memory://knowledge-graph"}] * max(3, n // 20),
     }
 
 
@@ -189,7 +194,7 @@ def main() -> None:
             )
             theirs = None
             if reference is not None:
-                skip = {"read_graph"} if size > 10_000 else set()
+                skip = {"read_graph", "resource knowledge-graph"} if size > 10_000 else set()
                 env = {"MEMORY_FILE_PATH": str(folder / "memory.jsonl")}
                 theirs = measure(reference, env, plan, REFERENCE_N.get(size, 5), skip)
             report.append({"size": size, "build_s": round(built, 1), "ours": ours, "reference": theirs})

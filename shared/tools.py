@@ -66,6 +66,10 @@ class StructuredResult(BaseModel):
         """The result's `content`: by default one text block of `render_text()`."""
         return [types.TextContent(type="text", text=self.render_text())]
 
+    def structured_content(self) -> dict[str, Any]:
+        """The result's `structuredContent`: by default the model's fields, as JSON."""
+        return self.model_dump(mode="json")
+
     @classmethod
     def output_schema(cls) -> dict[str, Any]:
         return portable(cls.model_json_schema(mode="serialization"))
@@ -271,7 +275,7 @@ def to_call_result(value: Any) -> types.CallToolResult:
     if isinstance(value, types.CallToolResult):
         return value
     if isinstance(value, StructuredResult):
-        return types.CallToolResult(content=value.content_blocks(), structured_content=value.model_dump(mode="json"))
+        return types.CallToolResult(content=value.content_blocks(), structured_content=value.structured_content())
     if isinstance(value, str):
         return types.CallToolResult(content=[types.TextContent(type="text", text=value)])
     if isinstance(value, list):

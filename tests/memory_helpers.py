@@ -13,6 +13,11 @@ def new_store(tmp_path: Path, project: str = "default", **options: Any) -> Store
     return Store(tmp_path / "memory.sqlite3", project, **options)
 
 
+def store_env(path: Path, **settings: str) -> dict[str, str]:
+    """The environment of a memory server on the store at `path` (`busy_timeout_ms="200"` and so on)."""
+    return {"DESKMCP_MEMORY_PATH": str(path), **{f"DESKMCP_MEMORY_{k.upper()}": v for k, v in settings.items()}}
+
+
 def entity(name: str, entity_type: str = "thing", *observations: str) -> dict[str, Any]:
     return {"name": name, "entityType": entity_type, "observations": list(observations)}
 

@@ -41,6 +41,12 @@ SERVERS: list[ServerCase] = [
         echo=lambda text: ("resources/read", {"uri": text}),
         variants={"read-only": ["--read-only"]},
     ),
+    ServerCase(
+        name="memory",
+        args=lambda _folder: ["memory"],
+        echo=lambda text: ("resources/read", {"uri": text}),
+        env=lambda folder: {"DESKMCP_MEMORY_PATH": str(folder / "memory.sqlite3")},
+    ),
 ]
 
 

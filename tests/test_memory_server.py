@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 from hostpipes import PipeServer, deskmcp_command, host_env, pipe_server, run_inspector, sdk_client, sdk_session
-from memory_helpers import entity, reference_text, relation
+from memory_helpers import entity, reference_text, relation, store_env
 
 MEMORY = deskmcp_command("memory")
 REFERENCE_TOOLS = {
@@ -31,10 +31,6 @@ REFERENCE_TOOLS = {
     "open_nodes": ["names"],
 }
 OUR_TOOLS = {"rename_entity", "merge_entities", "save_memory", "search_memory", "memory"}
-
-
-def store_env(path: Path, **settings: str) -> dict[str, str]:
-    return {"DESKMCP_MEMORY_PATH": str(path), **{f"DESKMCP_MEMORY_{k.upper()}": v for k, v in settings.items()}}
 
 
 def text_of(result: dict[str, Any]) -> str:
@@ -187,7 +183,8 @@ BAD_CALLS = [
     ("search_nodes", {"query": "x", "limit": "5"}, "limit"),
     ("search_nodes", {"query": "x", "cursor": "bogus"}, "is not one this server gave"),
     ("search_nodes", {"query": "x", "since": "soon"}, "since must be an ISO 8601"),
-    ("read_graph", {"verbose": True}, "unknown argument"),
+    ("read_graph", {"Limit": 5}, "Limit: unknown argument; did you mean 'limit'?"),
+    ("search_nodes", {"query": "x", "limit": 2.5}, "limit: expected a whole number, got 2.5"),
     ("rename_entity", {"oldName": "Ghost", "newName": "Spirit"}, "no entity named 'Ghost'"),
     ("memory", {"command": "view", "path": "/etc/passwd"}, "Path must start with /memories"),
     ("memory", {"command": "format"}, "command"),
@@ -201,6 +198,11 @@ def test_bad_input_over_the_wire_is_an_error_result_naming_the_item(tmp_path):
             result = server.call_tool(name, arguments)
             assert result["isError"] and message in text_of(result), (name, arguments, text_of(result))
         assert server.call_tool("read_graph", {})["structuredContent"] == {"entities": [], "relations": []}
+        # What clients really send: an argument the tool does not take is ignored, as the reference's zod does, and
+        # 10.0 is 10.
+        server.call_tool("create_entities", {"entities": [entity(f"e{i}") for i in range(3)]})
+        ignored = server.call_tool("read_graph", {"verbose": True, "limit": 2.0})
+        assert not ignored["isError"] and len(ignored["structuredContent"]["entities"]) == 2
         assert server.close() == 0
     assert "Traceback" not in server.stderr
 
@@ -253,6 +255,17 @@ def test_the_same_calls_give_the_reference_servers_exact_replies(tmp_path):
         with pipe_server(MEMORY, env=store_env(tmp_path / "m.db")) as ours:
             theirs.initialize()
             ours.initialize()
+            their_tools = {tool["name"]: tool for tool in theirs.result("tools/list")["tools"]}
+            our_tools = {tool["name"]: tool for tool in ours.result("tools/list")["tools"]}
+            for name, their_tool in their_tools.items():
+                mine = our_tools[name]
+                assert (mine["title"], mine["annotations"]) == (their_tool["title"], their_tool["annotations"])
+                schema, their_schema = mine["outputSchema"], their_tool["outputSchema"]
+                if name in ("read_graph", "search_nodes", "open_nodes"):  # theirs, with our paging members added
+                    assert schema["required"] == their_schema["required"]
+                    assert {**schema["properties"], **their_schema["properties"]} == schema["properties"]
+                else:
+                    assert schema == their_schema, name
             for name, arguments in SAME_AS_THE_REFERENCE:
                 expected, got = theirs.call_tool(name, arguments), ours.call_tool(name, arguments)
                 assert got["structuredContent"] == expected["structuredContent"], (name, arguments)
@@ -416,6 +429,15 @@ def test_the_reference_memory_file_path_gets_a_hint_on_stderr(tmp_path):
         server.initialize()
         assert server.close() == 0
     assert f"deskmcp memory import {reference}" in server.stderr
+    imported = subprocess.run(  # what the hint says to run
+        deskmcp_command("memory", "import", str(reference)), env=host_env(env), capture_output=True, timeout=60
+    )
+    assert imported.returncode == 0, imported.stderr
+    with pipe_server(MEMORY, env=env) as again:
+        again.initialize()
+        assert again.call_tool("open_nodes", {"names": ["A"]})["structuredContent"]["entities"]
+        assert again.close() == 0
+    assert "MEMORY_FILE_PATH" not in again.stderr  # the store holds something now: no hint
 
 
 def test_bad_settings_stop_the_server_before_it_serves(tmp_path):

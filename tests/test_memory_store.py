@@ -69,6 +69,70 @@ def test_a_newer_schema_is_refused_and_left_alone(tmp_path):
     assert path.read_bytes() == before
 
 
+def test_a_version_1_store_migrates_with_its_data_and_counts(tmp_path):
+    path = tmp_path / "memory.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in schema.VERSION_1:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO projects (name, created_at) VALUES ('default', '2026-01-01T00:00:00.000Z')")
+    for name in ("A", "B"):
+        conn.execute(
+            "INSERT INTO entities (project_id, name, entity_type, created_at, updated_at) "
+            f"VALUES (1, '{name}', 't', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')"
+        )
+    conn.execute("INSERT INTO observations (project_id, entity_id, content, created_at) VALUES (1, 1, 'o', 'x')")
+    conn.execute(
+        "INSERT INTO relations (project_id, from_id, to_id, relation_type, created_at) VALUES (1, 1, 2, 'r', 'x')"
+    )
+    conn.close()
+    memory = store.Store(path)
+    assert (count(memory), api.store_info(memory)["schemaVersion"], memory.changes()) == (2, schema.LATEST, 0)
+    assert api.search_nodes(memory, "A").structured["entities"][0]["observations"] == ["o"]
+    api.delete_entities(memory, ["B"])  # the counting triggers of version 2: the relation goes with it
+    info = api.store_info(memory)
+    assert (info["entities"], info["observations"], info["relations"]) == (1, 1, 0)
+    assert memory.changes() == 2  # the entity and the relation
+
+
+def test_the_change_counter_moves_with_this_projects_graph_only(tmp_path):
+    memory, other = new_store(tmp_path), new_store(tmp_path, "other")
+    assert memory.changes() == 0  # no project row yet
+    api.create_entities(memory, [entity("A", "t", "o1")])
+    seen = memory.changes()
+    assert seen > 0
+    for write in (
+        lambda: api.add_observations(memory, [{"entityName": "A", "contents": ["o2"]}]),
+        lambda: api.rename_entity(memory, "A", "B"),
+        lambda: api.save_memory(memory, "o2", "B", ["tag"]),  # a tag added to what is there
+        lambda: api.create_entities(memory, [entity("C")]),
+        lambda: api.create_relations(memory, [{"from": "B", "to": "C", "relationType": "knows"}]),
+        lambda: api.delete_relations(memory, [{"from": "B", "to": "C", "relationType": "knows"}]),
+        lambda: api.delete_observations(memory, [{"entityName": "B", "observations": ["o1"]}]),
+    ):
+        write()
+        assert memory.changes() > seen
+        seen = memory.changes()
+    api.create_entities(other, [entity("A")])
+    api.memory(memory, "create", path="/memories/a.md", file_text="x")
+    api.delete_entities(memory, ["nobody"])
+    assert memory.changes() == seen
+
+
+def test_on_commit_follows_each_write_of_this_store_and_no_read(tmp_path):
+    memory = new_store(tmp_path)
+    commits = []
+    memory.on_commit = lambda: commits.append(1)
+    api.create_entities(memory, [entity("A")])
+    api.read_graph(memory)
+    api.search_nodes(memory, "A")
+    assert len(commits) == 1
+    with pytest.raises(StoreUnavailable):  # a refused write commits nothing
+        with memory.write():
+            raise StoreUnavailable("no")
+    assert len(commits) == 1
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -182,7 +246,7 @@ def test_the_watcher_sees_other_connections_and_not_its_own(tmp_path):
     seen = []
     watcher = ChangeWatcher(memory, lambda: seen.append(1), interval=60)
     watcher.poll()
-    api.create_entities(memory, [entity("B")])  # this store's own write: the tools announce it themselves
+    api.create_entities(memory, [entity("B")])  # this store's own write: `on_commit` reports it
     assert not watcher.poll()
     other = new_store(tmp_path)
     api.create_entities(other, [entity("C")])
@@ -206,6 +270,35 @@ def test_the_watcher_thread_calls_back(tmp_path):
                 break
             time.sleep(0.01)
     assert called
+
+
+def test_the_watcher_is_woken_by_touches_and_polls_only_while_active(tmp_path):
+    memory = new_store(tmp_path)
+    api.create_entities(memory, [entity("A")])
+    called, active = [], [False]
+    other = new_store(tmp_path)
+    with ChangeWatcher(memory, lambda: called.append(1), interval=0.02, active=lambda: active[0]) as watcher:
+        api.create_entities(other, [entity("B")])  # nobody wants to know: not looked for
+        time.sleep(0.2)
+        assert called == []
+        watcher.touched()
+        time.sleep(0.2)
+        assert called == []  # not even a touch while inactive
+        active[0] = True
+        time.sleep(0.1)  # the baseline
+        watcher.touched()
+        for _ in range(500):
+            if called:
+                break
+            time.sleep(0.01)
+        assert called == [1]
+        api.create_entities(other, [entity("C")])
+        for _ in range(500):
+            if len(called) == 2:
+                break
+            time.sleep(0.01)
+        assert called == [1, 1]
+    other.close()
 
 
 @pytest.mark.parametrize(
@@ -257,3 +350,27 @@ def test_the_project_counts_match_the_rows_after_every_kind_of_write(tmp_path):
     assert (info["entities"], info["relations"]) == (7, 4)  # e5, e6 deleted, e7, e8 merged, Memories made
     work.close()
     home.close()
+
+
+REGISTRATION = {"__init__.py", "tools.py", "resources.py", "prompts.py"}  # the thin layer that speaks MCP
+
+
+def test_the_domain_imports_nothing_of_the_protocol_or_the_tool_layer():
+    import ast
+
+    from hostpipes import ROOT
+
+    allowed_shared = {"deskmcp.shared.errors", "deskmcp.shared.settings"}
+    for path in sorted((ROOT / "servers" / "memory").glob("*.py")):
+        if path.name in REGISTRATION:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module == "deskmcp.shared":  # a module of the package
+                names = [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert name.split(".")[0] not in ("mcp", "mcp_types", "pydantic"), (path.name, name)
+                if name.startswith("deskmcp.shared"):
+                    assert name in allowed_shared, (path.name, name)

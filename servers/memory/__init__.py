@@ -2,15 +2,17 @@
 
 `deskmcp memory`; `deskmcp memory import FILE.jsonl`, `deskmcp memory export [FILE]`. Drop-in for the reference
 `@modelcontextprotocol/server-memory` (same nine tools, arguments and result shapes) plus bounded reads, ranked
-search, rename/merge, `save_memory`/`search_memory` and Claude's `memory` tool. Modules: `store` (file, schema,
+search, rename/merge, `save_memory`/`search_memory` and Claude's `memory` tool; resources with subscriptions that
+hear other processes' writes too, and prompts. Modules: `store` (file, schema,
 transactions), `schema`, `inputs` (checks and limits), `errors`, `graph` (entities, observations, relations),
-`hygiene` (rename, merge), `search`, `pages` (budgets and cursors), `api` (tool-facing replies), `notes` (the
-/memories folder), `jsonl` (import and export), `watch` (other processes' writes), `commands` (the CLI), `server`
-(the MCP adapter).
+`hygiene` (rename, merge), `search`, `pages` (budgets and cursors), `api` (tool- and resource-facing replies),
+`notes` (the /memories folder), `jsonl` (import and export), `watch` (noticing commits), `commands` (the CLI); the
+thin MCP registration: `tools`, `resources` (with the subscriptions' watcher) and `prompts`.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -61,30 +63,38 @@ def open_store(settings: Mapping[str, Any]) -> Store:
     )
 
 
-def create(config: Config) -> Service:
-    import os
+INSTRUCTIONS: Final = (
+    "A persistent knowledge graph. Look things up with search_nodes or open_nodes before answering from memory; "
+    "record durable facts with create_entities, create_relations and add_observations (or save_memory). Reads come "
+    "in pages: follow nextCursor only when you need more."
+)
 
+
+def create(config: Config) -> Service:
     from deskmcp.servers.memory.jsonl import reference_hint
-    from deskmcp.servers.memory.server import build_tools
+    from deskmcp.servers.memory.prompts import memory_prompts
+    from deskmcp.servers.memory.resources import memory_resources
+    from deskmcp.servers.memory.tools import build_tools
 
     store = open_store(config.settings)
     if hint := reference_hint(store, os.environ):
         print(hint, file=sys.stderr)
+    resources, watcher = memory_resources(store)
+    store.on_commit = watcher.changes.touched
 
     @asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
         try:
-            yield
+            with watcher.changes:
+                yield
         finally:
             store.close()
 
     return Service(
         tools=build_tools(store),
-        instructions=(
-            "A persistent knowledge graph. Look things up with search_nodes or open_nodes before answering from "
-            "memory; record durable facts with create_entities, create_relations and add_observations (or "
-            "save_memory). Reads come in pages: follow nextCursor only when you need more."
-        ),
+        resources=resources,
+        prompts=memory_prompts(store),
+        instructions=INSTRUCTIONS,
         lifespan=lifespan,
     )
 

@@ -15,6 +15,7 @@ now does (servers#2397); across pages each relation is listed once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -175,7 +176,7 @@ def _graph_items(tx: Tx, start_id: int) -> Iterator[Item]:
 
 @dataclass(frozen=True, slots=True)
 class _Paging:
-    tool: str
+    more: str  # how to get the next page, up to the cursor: "call read_graph again with the same arguments and"
     key: str
     paged: bool  # limit or cursor given: always report totals
     total_entities: int
@@ -195,16 +196,21 @@ def _graph_reply(page: Page, paging: _Paging, position: dict[str, int] | None) -
         result["nextCursor"] = cursor
         shown = f"This page holds {len(page.entities):,} of {paging.total_entities:,} entities"
         cut = f"; entity {page.cut!r} continues on the next page" if page.cut else ""
-        notes_.append(
-            f'{shown}{cut}. For more, call {paging.tool} again with the same arguments and cursor "{cursor}".'
-        )
+        notes_.append(f'{shown}{cut}. For more, {paging.more} cursor "{cursor}".')
     if notes_:
         result["note"] = " ".join(notes_)
     return Reply(graph.dumps(result), result)
 
 
-def read_graph(store: Store, limit: Any = None, cursor: Any = None, *, budget: int = DEFAULT_BUDGET) -> Reply:
-    """The whole graph, a page at a time: entities oldest first, each relation with its older end."""
+def _again(tool: str) -> str:
+    return f"call {tool} again with the same arguments and"
+
+
+def read_graph(
+    store: Store, limit: Any = None, cursor: Any = None, *, budget: int = DEFAULT_BUDGET, more: str | None = None
+) -> Reply:
+    """The whole graph, a page at a time: entities oldest first, each relation with its older end. `more` says how
+    to get the next page (see `_Paging`)."""
     count = inputs.limit(limit)
     key = query_key("read_graph", store.project)
     position = decode_cursor(cursor, key, ("id", "part")) if cursor is not None else {"id": 0, "part": 0}
@@ -217,7 +223,8 @@ def read_graph(store: Store, limit: Any = None, cursor: Any = None, *, budget: i
             "SELECT entities, relations FROM projects WHERE id = ?", (tx.project_id,)
         ).fetchone() or (0, 0)
     following = {"id": page.next_id, "part": page.next_part} if page.more else None
-    paging = _Paging("read_graph", key, count is not None or cursor is not None, totals[0], totals[1])
+    paged = count is not None or cursor is not None
+    paging = _Paging(more or _again("read_graph"), key, paged, totals[0], totals[1])
     return _graph_reply(page, paging, following)
 
 
@@ -254,12 +261,18 @@ def search_nodes(
     if mode == "any" and ids:
         note = "No entity holds every word of the query; these hold some of them, best first."
     following = {"index": start + page.finished, "part": page.next_part, "mode": search.MODES.index(mode)}
-    paging = _Paging("search_nodes", key, count is not None or cursor is not None, len(ids), note=note)
+    paging = _Paging(_again("search_nodes"), key, count is not None or cursor is not None, len(ids), note=note)
     return _graph_reply(page, paging, following if page.more else None)
 
 
 def open_nodes(
-    store: Store, names: Any, limit: Any = None, cursor: Any = None, *, budget: int = DEFAULT_BUDGET
+    store: Store,
+    names: Any,
+    limit: Any = None,
+    cursor: Any = None,
+    *,
+    budget: int = DEFAULT_BUDGET,
+    more: str | None = None,
 ) -> Reply:
     """The named entities, oldest first as the reference lists them, with every relation that touches them;
     unknown names are listed in `notFound` (all of them unknown: `NotFound`)."""
@@ -276,7 +289,7 @@ def open_nodes(
         start = min(position["index"], len(ids))
         page = fill(_ranked_items(tx, ids, start), position["part"], count, budget)
     following = {"index": start + page.finished, "part": page.next_part}
-    paging = _Paging("open_nodes", key, count is not None or cursor is not None, len(ids))
+    paging = _Paging(more or _again("open_nodes"), key, count is not None or cursor is not None, len(ids))
     reply = _graph_reply(page, paging, following if page.more else None)
     if not missing:
         return reply
@@ -330,3 +343,25 @@ def store_info(store: Store) -> dict[str, Any]:
         "memoryFiles": info.notes,
         "projects": list(info.projects),
     }
+
+
+# --- resources ------------------------------------------------------------------------------------------------
+
+
+def graph_resource(store: Store, budget: int = DEFAULT_BUDGET) -> str:
+    """`memory://knowledge-graph`: the reference's JSON of the graph, bounded as `read_graph` is. A graph too big
+    for one reply is its first page, with the members a cut `read_graph` reply has (`totalEntities`,
+    `totalRelations`, `nextCursor`, `note`), which the reference's readers ignore; the cursor continues with the
+    read_graph tool."""
+    return read_graph(store, budget=budget, more="call the read_graph tool with").text
+
+
+def entity_resource(store: Store, name: str, budget: int = DEFAULT_BUDGET) -> str:
+    """One entity as `open_nodes` gives it (with every relation to or from it), bounded the same way."""
+    more = f"call the open_nodes tool with names {json.dumps([name], ensure_ascii=False)} and"
+    return open_nodes(store, [name], budget=budget, more=more).text
+
+
+def status_resource(store: Store) -> str:
+    """`memory://status`: where the store is, its schema version and what this project holds, as JSON."""
+    return graph.dumps(store_info(store))

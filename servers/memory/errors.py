@@ -1,21 +1,25 @@
 """The memory server's expected failures: each message names the offending item and says what to do next.
 
-The registration translates these at one boundary (an `isError` tool result, or a resource error); anything else
-that escapes the domain is a bug.
+They are the shared layer's domain errors (`deskmcp.shared.errors`, which imports nothing of the protocol), so the
+one boundary translates them: an `isError` tool result, or for a resource or prompt the JSON-RPC error of the
+connection's era (an unknown entity's resource is resource-not-found, a bad argument -32602). Anything else that
+escapes the domain is a bug.
 """
 
 from __future__ import annotations
 
+from deskmcp.shared import errors
 
-class MemoryServerError(Exception):
+
+class MemoryServerError(errors.DomainError):
     """Base of the memory server's expected failures; `str()` is the message the model or user reads."""
 
 
-class InvalidInput(MemoryServerError):
+class InvalidInput(MemoryServerError, errors.InvalidArgument):
     """An argument is malformed: empty, too long, the wrong type, or a cursor from another query."""
 
 
-class NotFound(MemoryServerError):
+class NotFound(MemoryServerError, errors.NotFound):
     """A named entity, memory file or folder does not exist."""
 
 

@@ -158,6 +158,18 @@ def ids_by_name(tx: Tx, names: Sequence[str]) -> dict[str, int]:
     return found
 
 
+def names_starting(store: Store, prefix: Any) -> list[str]:
+    """Names of entities that start with `prefix` (ASCII letters in either case), in name order: completion."""
+    typed = inputs.text(prefix, "the value to complete", inputs.NAME_MAX, blank_ok=True)
+    pattern = typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    with store.read() as tx:
+        rows = tx.conn.execute(
+            "SELECT name FROM entities WHERE project_id = ? AND name LIKE ? ESCAPE '\\' ORDER BY name COLLATE NOCASE",
+            (tx.project_id, pattern),
+        )
+        return [row[0] for row in rows]
+
+
 def not_found(tx: Tx, missing: Sequence[str], next_step: str) -> NotFound:
     """`NotFound` naming the missing entities, with same-but-for-case names as suggestions."""
     hints = []

@@ -9,6 +9,9 @@ only what was added. The tokenizer folds case and strips accents
 (`remove_diacritics 2`, SQLite 3.27+); prefix indexes make short prefix queries cheap. Timestamps are ISO 8601
 UTC strings, which sort as text. Each project row counts its entities, observations and relations (kept by
 triggers too), so totals cost nothing at any size; observations and relations carry their project for that.
+Since version 2 it also counts `changes`: every row of the project's graph inserted, updated or deleted adds one,
+so a server can tell whether this project's graph changed since it last looked (another process's commit to
+another project, or to the /memories files, leaves it alone).
 """
 
 from __future__ import annotations
@@ -99,6 +102,48 @@ VERSION_1: Final = (
     END""",
 )
 
+
+def _counting(name: str, event: str, table: str, row: str, count: str = "") -> str:
+    """A trigger that keeps the project's counters: `count` if given, and `changes` on every row event."""
+    counters = f"{count}, changes = changes + 1" if count else "changes = changes + 1"
+    return f"""CREATE TRIGGER {name} AFTER {event} ON {table} BEGIN
+        UPDATE projects SET {counters} WHERE id = {row}.project_id;
+    END"""
+
+
+VERSION_2: Final = (
+    "ALTER TABLE projects ADD COLUMN changes INTEGER NOT NULL DEFAULT 0",
+    # Version 1's triggers again without their counting, which moves into one trigger per table and event below.
+    "DROP TRIGGER entity_added",
+    """CREATE TRIGGER entity_added AFTER INSERT ON entities BEGIN
+        INSERT INTO entity_index (rowid, name, entity_type) VALUES (new.id, new.name, new.entity_type);
+    END""",
+    "DROP TRIGGER entity_removed",
+    """CREATE TRIGGER entity_removed AFTER DELETE ON entities BEGIN
+        DELETE FROM entity_index WHERE rowid = old.id;
+    END""",
+    "DROP TRIGGER observation_added",
+    """CREATE TRIGGER observation_added AFTER INSERT ON observations BEGIN
+        INSERT INTO observation_index (rowid, content, tags, entity, entity_type)
+            SELECT new.id, new.content, new.tags, name, entity_type FROM entities WHERE id = new.entity_id;
+    END""",
+    "DROP TRIGGER observation_removed",
+    """CREATE TRIGGER observation_removed AFTER DELETE ON observations BEGIN
+        DELETE FROM observation_index WHERE rowid = old.id;
+    END""",
+    "DROP TRIGGER relation_added",
+    "DROP TRIGGER relation_removed",
+    _counting("entity_counted", "INSERT", "entities", "new", "entities = entities + 1"),
+    _counting("entity_uncounted", "DELETE", "entities", "old", "entities = entities - 1"),
+    _counting("entity_changed", "UPDATE", "entities", "new"),
+    _counting("observation_counted", "INSERT", "observations", "new", "observations = observations + 1"),
+    _counting("observation_uncounted", "DELETE", "observations", "old", "observations = observations - 1"),
+    _counting("observation_changed", "UPDATE", "observations", "new"),
+    _counting("relation_counted", "INSERT", "relations", "new", "relations = relations + 1"),
+    _counting("relation_uncounted", "DELETE", "relations", "old", "relations = relations - 1"),
+    _counting("relation_changed", "UPDATE", "relations", "new"),
+)
+
 # MIGRATIONS[n] takes a store from version n to n + 1.
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (VERSION_1,)
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (VERSION_1, VERSION_2)
 LATEST: Final = len(MIGRATIONS)
