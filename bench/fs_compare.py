@@ -22,8 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.fs_tools import install_reference
-from bench.harness import Session, deskmcp
+from bench.harness import Session, deskmcp, install_reference
 
 
 def build_tree(base: Path) -> tuple[Path, Path]:
@@ -190,7 +189,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--all", action="store_true", help="print the calls that agree too")
     args = parser.parse_args()
-    reference_argv = install_reference()
+    reference_argv = install_reference("filesystem")
     with tempfile.TemporaryDirectory(prefix="deskmcp-compare-") as scratch:
         base, work = Path(scratch) / "tree", Path(scratch) / "work"
         base.mkdir()

@@ -14,37 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
-import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-from bench.harness import ROOT, Session, deskmcp, percentile, round_trips_us
-
-PEER_VERSION: Final = "2026.8.31"
-PEERS: Final = ROOT / "bench" / ".peers"
-PEER_ENTRY: Final = PEERS / "node_modules" / "@modelcontextprotocol" / "server-filesystem" / "dist" / "index.js"
-
-
-def install_reference() -> list[str]:
-    """argv of the reference server, installed from npm on first use."""
-    if not PEER_ENTRY.exists():
-        PEERS.mkdir(parents=True, exist_ok=True)
-        manifest = PEERS / "package.json"
-        if not manifest.exists():
-            manifest.write_text('{"name": "deskmcp-bench-peers", "private": true}\n')
-        npm = shutil.which("npm")
-        if npm is None:
-            raise SystemExit("npm is needed to install the reference server (bench/.peers)")
-        subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", f"@modelcontextprotocol/server-filesystem@{PEER_VERSION}"],
-            cwd=PEERS,
-            check=True,
-        )
-    return ["node", str(PEER_ENTRY)]
+from bench.harness import Session, deskmcp, install_reference, percentile, round_trips_us
 
 
 def build_fixtures(base: Path) -> tuple[Path, Path]:
@@ -103,7 +79,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (fresh processes) per workload")
     parser.add_argument("--n", type=int, default=10, help="sequential calls measured per round")
     args = parser.parse_args()
-    reference_argv = install_reference()
+    reference_argv = install_reference("filesystem")
     with tempfile.TemporaryDirectory(prefix="deskmcp-bench-fs-") as scratch:
         tree, flat = build_fixtures(Path(scratch))
         ours = {path: deskmcp("filesystem", str(path)) for path in (tree, flat)}

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 ROOT = Path(__file__).resolve().parent.parent
+PEERS: Final = ROOT / "bench" / ".peers"  # the reference servers, from npm (gitignored)
+REFERENCE_VERSION: Final = "2026.8.31"  # npm's `latest` of @modelcontextprotocol/server-filesystem and -memory
 BARE_SDK = [sys.executable, str(ROOT / "bench" / "bare_sdk_server.py")]
 HOST_ENV_KEYS = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "SYSTEMROOT", "APPDATA", "USERPROFILE", "TEMP")
 INITIALIZE = {
@@ -32,6 +35,27 @@ def deskmcp(*args: str) -> list[str]:
     """argv of the installed `deskmcp` console script."""
     script = Path(sys.executable).parent / ("deskmcp.exe" if os.name == "nt" else "deskmcp")
     return [str(script), *args] if script.exists() else [sys.executable, "-m", "deskmcp.shared.cli", *args]
+
+
+def reference_entry(server: str) -> Path:
+    """Where the reference `server` ("filesystem", "memory") lands in bench/.peers."""
+    return PEERS / "node_modules" / "@modelcontextprotocol" / f"server-{server}" / "dist" / "index.js"
+
+
+def install_reference(server: str) -> list[str]:
+    """argv of the reference `server`, installed from npm on first use."""
+    entry = reference_entry(server)
+    if not entry.exists():
+        PEERS.mkdir(parents=True, exist_ok=True)
+        manifest = PEERS / "package.json"
+        if not manifest.exists():
+            manifest.write_text('{"name": "deskmcp-bench-peers", "private": true}\n')
+        npm = shutil.which("npm")
+        if npm is None:
+            raise SystemExit("npm is needed to install the reference servers (bench/.peers)")
+        package = f"@modelcontextprotocol/server-{server}@{REFERENCE_VERSION}"
+        subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error", package], cwd=PEERS, check=True)
+    return ["node", str(entry)]
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -177,3 +201,8 @@ def pipelined(
         return {"req_per_s": count / elapsed, "peak_rss_mb": session.peak_rss_mb(), "errors": errors}
     finally:
         session.close()
+
+
+if __name__ == "__main__":  # .ci/install-peers: the reference servers the comparison tests run beside ours
+    for name in sys.argv[1:]:
+        install_reference(name)

@@ -26,39 +26,16 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any, Final
 
-from bench.harness import ROOT, Session, deskmcp, percentile
+from bench.harness import Session, deskmcp, install_reference, percentile
 
-PEER_VERSION: Final = "2026.8.31"
-PEERS: Final = ROOT / "bench" / ".peers"
-PEER_ENTRY: Final = PEERS / "node_modules" / "@modelcontextprotocol" / "server-memory" / "dist" / "index.js"
 SYLLABLES: Final = "ka lo mi ra ten vo sil dar en qui bro zet ul pha nor gri est ta wen ox".split()
 TYPES: Final = ("person", "project", "place", "organization", "event", "concept", "tool", "document")
 REFERENCE_N: Final = {1_000: 50, 10_000: 20, 100_000: 5}
-
-
-def install_reference() -> list[str]:
-    """argv of the reference server, installed from npm on first use."""
-    if not PEER_ENTRY.exists():
-        PEERS.mkdir(parents=True, exist_ok=True)
-        manifest = PEERS / "package.json"
-        if not manifest.exists():
-            manifest.write_text('{"name": "deskmcp-bench-peers", "private": true}\n')
-        npm = shutil.which("npm")
-        if npm is None:
-            raise SystemExit("npm is needed to install the reference server (bench/.peers)")
-        subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", f"@modelcontextprotocol/server-memory@{PEER_VERSION}"],
-            cwd=PEERS,
-            check=True,
-        )
-    return ["node", str(PEER_ENTRY)]
 
 
 class Graph:
@@ -177,7 +154,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200, help="calls measured per workload on our server")
     parser.add_argument("--no-reference", action="store_true")
     args = parser.parse_args()
-    reference = None if args.no_reference else install_reference()
+    reference = None if args.no_reference else install_reference("memory")
     report = []
     with tempfile.TemporaryDirectory(prefix="deskmcp-bench-memory-") as scratch:
         for size in args.sizes:

@@ -270,6 +270,17 @@ def inspector_launcher() -> Path | None:
     return launcher if launcher.exists() else None
 
 
+def reference_server(server: str) -> list[str]:
+    """argv of the reference `server` ("memory", "filesystem"), as .ci/install-peers installs it; skipped where it
+    is not installed (never in CI)."""
+    entry = ROOT / "bench" / ".peers" / "node_modules" / "@modelcontextprotocol" / f"server-{server}" / "dist"
+    if shutil.which("node") is None or not (entry / "index.js").exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"the reference {server} server is not installed; .ci/run installs it")
+        pytest.skip(f"reference {server} server not installed (run .ci/install-peers)")
+    return ["node", str(entry / "index.js")]
+
+
 def run_inspector(
     server_command: Sequence[str], *options: str, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:

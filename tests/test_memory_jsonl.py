@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import subprocess
 
 import pytest
 from deskmcp.servers.memory import api, jsonl
-from hostpipes import ROOT, deskmcp_command, host_env
+from hostpipes import ROOT, deskmcp_command, host_env, reference_server
 from memory_helpers import entity, new_store, relation
 
 # Written by @modelcontextprotocol/server-memory 2026.8.31 through its tools (create_entities, create_relations with
 # one end missing, which it allows, add_observations), as it saves it: no newline at the end.
 REFERENCE_FILE = ROOT / "tests" / "data" / "reference-memory.jsonl"
-REFERENCE_SERVER = (
-    ROOT / "bench" / ".peers" / "node_modules" / "@modelcontextprotocol" / "server-memory" / "dist" / "index.js"
-)
 
 
 @pytest.fixture
@@ -156,9 +152,6 @@ def test_the_cli_imports_and_exports(tmp_path):
     assert usage.returncode == 2 and "usage: deskmcp memory import" in usage.stderr
 
 
-@pytest.mark.skipif(
-    shutil.which("node") is None or not REFERENCE_SERVER.exists(), reason="reference server not installed"
-)
 def test_the_reference_server_reads_our_export(store, tmp_path):
     from bench.harness import Session
 
@@ -166,7 +159,7 @@ def test_the_reference_server_reads_our_export(store, tmp_path):
     api.create_relations(store, [relation("Zoë", "Acme", "works_at")])
     path = tmp_path / "exported.jsonl"
     jsonl.export_file(store, path)  # with our extra timestamp fields
-    session = Session(["node", str(REFERENCE_SERVER)], env={"MEMORY_FILE_PATH": str(path)})
+    session = Session(reference_server("memory"), env={"MEMORY_FILE_PATH": str(path)})
     try:
         session.initialize()
         graph = session.request("tools/call", {"name": "read_graph", "arguments": {}})["result"]["structuredContent"]

@@ -15,7 +15,16 @@ from typing import Any
 
 import jsonschema
 import pytest
-from hostpipes import PipeServer, deskmcp_command, host_env, pipe_server, run_inspector, sdk_client, sdk_session
+from hostpipes import (
+    PipeServer,
+    deskmcp_command,
+    host_env,
+    pipe_server,
+    reference_server,
+    run_inspector,
+    sdk_client,
+    sdk_session,
+)
 from memory_helpers import entity, reference_text, relation, store_env
 
 MEMORY = deskmcp_command("memory")
@@ -217,10 +226,6 @@ def test_a_cursor_from_another_query_is_refused_over_the_wire(tmp_path):
         assert server.call_tool("search_nodes", {"query": "fact", "cursor": cursor})["structuredContent"]["entities"]
 
 
-REFERENCE_SERVER = (
-    Path(__file__).resolve().parent.parent / "bench" / ".peers" / "node_modules" / "@modelcontextprotocol"
-)
-REFERENCE_SERVER = REFERENCE_SERVER / "server-memory" / "dist" / "index.js"
 SAME_AS_THE_REFERENCE = [
     (
         "create_entities",
@@ -246,12 +251,9 @@ SAME_AS_THE_REFERENCE = [
 ]
 
 
-@pytest.mark.skipif(
-    shutil.which("node") is None or not REFERENCE_SERVER.exists(), reason="reference server not installed"
-)
 def test_the_same_calls_give_the_reference_servers_exact_replies(tmp_path):
     reference_env = {"MEMORY_FILE_PATH": str(tmp_path / "reference.jsonl")}
-    with pipe_server(["node", str(REFERENCE_SERVER)], env=reference_env) as theirs:
+    with pipe_server(reference_server("memory"), env=reference_env) as theirs:
         with pipe_server(MEMORY, env=store_env(tmp_path / "m.db")) as ours:
             theirs.initialize()
             ours.initialize()
