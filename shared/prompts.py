@@ -21,6 +21,7 @@ import mcp.types as types
 from deskmcp.shared.completion import Completer
 from deskmcp.shared.errors import InvalidArgument
 from deskmcp.shared.offload import call
+from deskmcp.shared.schema import annotations_of
 from mcp.server import ServerRequestContext
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
@@ -89,7 +90,7 @@ def prompt(
         if not description:
             msg = f"prompt {prompt_name} needs a docstring: it is the description clients show"
             raise ValueError(msg)
-        hints = typing.get_type_hints(function, include_extras=True)
+        hints = annotations_of(function)
         fields: dict[str, Any] = {}
         completers: dict[str, Completer] = {}
         for parameter in inspect.signature(function).parameters.values():

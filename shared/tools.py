@@ -33,7 +33,7 @@ import anyio.to_thread
 import mcp.types as types
 from deskmcp.shared.arguments import Findings, normaliser
 from deskmcp.shared.errors import DomainError
-from deskmcp.shared.schema import inlined, portable
+from deskmcp.shared.schema import annotations_of, inlined, portable
 from mcp.server import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -164,7 +164,7 @@ def _description(function: ToolFunction) -> str:
 
 
 def _is_context(annotation: Any) -> bool:
-    """`ToolContext`, also as Python 3.10 reports `ctx: ToolContext = None` (wrapped in `Optional`)."""
+    """`ToolContext`, also when written `ToolContext | None`."""
     if annotation is ToolContext:
         return True
     return typing.get_origin(annotation) in (typing.Union, types_module.UnionType) and ToolContext in typing.get_args(
@@ -173,7 +173,7 @@ def _is_context(annotation: Any) -> bool:
 
 
 def _arguments_model(name: str, function: ToolFunction) -> tuple[type[BaseModel], str | None]:
-    hints = typing.get_type_hints(function, include_extras=True)
+    hints = annotations_of(function)
     fields: dict[str, Any] = {}
     context_parameter = None
     for parameter in inspect.signature(function).parameters.values():
@@ -189,7 +189,7 @@ def _arguments_model(name: str, function: ToolFunction) -> tuple[type[BaseModel]
 
 
 def _output_model(function: ToolFunction) -> type[StructuredResult] | None:
-    returned = typing.get_type_hints(function).get("return")
+    returned = annotations_of(function).get("return")
     return returned if inspect.isclass(returned) and issubclass(returned, StructuredResult) else None
 
 

@@ -13,7 +13,7 @@ import pytest
 from deskmcp.shared import stdio
 from deskmcp.shared.app import Service, build_server
 from deskmcp.shared.replies import to_json, to_json_or_explain, without_code_zero
-from deskmcp.shared.schema import portable
+from deskmcp.shared.schema import annotations_of, portable
 from deskmcp.shared.settings import Secret, Setting, SettingsError, describe_settings, load_settings, whole_number
 from deskmcp.shared.stdio import (
     EndOfInput,
@@ -235,6 +235,20 @@ async def test_structured_text_is_the_text_plus_the_reference_servers_structured
     result = await ToolRegistry([shout]).call(shout, {"text": "hi"}, None)  # type: ignore[arg-type]
     assert [block.text for block in result.content] == ["HI", "(that was loud)"]  # type: ignore[union-attr]
     assert result.structured_content == {"content": "HI"}  # the notes stay out: the schema has no room for them
+
+
+def test_an_optional_argument_has_the_same_flat_schema_and_takes_10_0_on_every_python():
+    """Python 3.10's get_type_hints wrapped `x: int | None = None` in another Optional: a nested anyOf that
+    clients saw and that hid the integer from the 10.0 -> 10 rule."""
+
+    def f(head: Annotated[int | None, Field(description="first lines")] = None) -> str:
+        """Doc."""
+        return str(head)
+
+    assert annotations_of(f)["head"].__origin__ == int | None  # Annotated[int | None, ...], not Optional[...]
+    spec = tool(f)
+    assert spec.definition().input_schema["properties"]["head"] == {"type": "integer", "description": "first lines"}
+    assert spec.normalise({"head": 2.0})[0] == {"head": 2}
 
 
 def test_the_context_parameter_is_not_part_of_the_schema():
