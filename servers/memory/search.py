@@ -115,18 +115,25 @@ def _entity_ids(tx: Tx, query: str, found: list[str], mode: str, since: str | No
 
 def _ranked(tx: Tx, found: list[str], every: bool, window: str, params: list[str]) -> list[int]:
     """Entities with a row holding every term (`every`) or any: the entity's own row (name, type) or one of its
-    observations' rows (text, tags, and the entity's name and type); best row first (BM25)."""
+    observations' rows (text, tags, and the entity's name and type); best row first (BM25).
+
+    Each full-text index drives its branch (`CROSS JOIN` keeps SQLite from starting at the project's rows), and
+    an observation's project is read from its own row: the entity is looked up only for a `since`/`until`
+    window. That skips one lookup per matching observation (a third of the time of a common word's search).
+    """
     expression = (" AND " if every else " OR ").join(found)
+    owner = "CROSS JOIN entities e ON e.id = o.entity_id " if window else ""
     sql = (
-        "SELECT h.entity_id FROM ("
-        f"SELECT rowid AS entity_id, bm25(entity_index, {NAME_WEIGHTS}) AS score FROM entity_index "
-        "WHERE entity_index MATCH ? UNION ALL "
-        f"SELECT o.entity_id, bm25(observation_index, {TEXT_WEIGHTS}) FROM observation_index "
-        "JOIN observations o ON o.id = observation_index.rowid WHERE observation_index MATCH ?"
-        f") AS h JOIN entities e ON e.id = h.entity_id WHERE e.project_id = ?{window} "
-        "GROUP BY h.entity_id ORDER BY min(h.score), h.entity_id"
+        "SELECT entity_id FROM ("
+        f"SELECT e.id AS entity_id, bm25(entity_index, {NAME_WEIGHTS}) AS score FROM entity_index "
+        f"CROSS JOIN entities e ON e.id = entity_index.rowid WHERE entity_index MATCH ? AND e.project_id = ?{window} "
+        f"UNION ALL SELECT o.entity_id, bm25(observation_index, {TEXT_WEIGHTS}) FROM observation_index "
+        f"CROSS JOIN observations o ON o.id = observation_index.rowid {owner}"
+        f"WHERE observation_index MATCH ? AND o.project_id = ?{window}"
+        ") GROUP BY entity_id ORDER BY min(score), entity_id"
     )
-    return [row[0] for row in tx.conn.execute(sql, (expression, expression, tx.project_id, *params))]
+    branch = (expression, tx.project_id, *params)
+    return [row[0] for row in tx.conn.execute(sql, branch + branch)]
 
 
 def memories(tx: Tx, query: str, limit: int, since: str | None) -> tuple[list[tuple[str, str, str, str]], int, str]:
