@@ -8,7 +8,7 @@ import pytest
 from deskmcp.servers.memory import api
 from deskmcp.servers.memory.errors import InvalidInput
 from deskmcp.servers.memory.pages import DEFAULT_BUDGET
-from memory_helpers import entity, new_store, relation
+from memory_helpers import entity, new_store, reference_text, relation
 
 
 @pytest.fixture
@@ -40,11 +40,11 @@ def fill_graph(store, count: int, observations: int = 3) -> None:
 
 
 def every_page(call, **arguments):
-    """Follow nextCursor to the end; every page must parse and stay near the budget."""
+    """Follow nextCursor to the end; every page must be the reference's JSON text of its structured content."""
     pages, cursor = [], None
     while True:
         reply = call(**arguments, cursor=cursor) if cursor else call(**arguments)
-        assert json.loads(reply.text) == reply.structured
+        assert reply.text == reference_text(reply.structured)
         pages.append(reply.structured)
         cursor = reply.structured.get("nextCursor")
         if cursor is None:
@@ -125,6 +125,18 @@ def test_open_nodes_pages(store):
     wanted = [f"entity {i:05}" for i in range(49, -1, -1)]
     pages = every_page(lambda **kw: api.open_nodes(store, wanted, limit=20, **kw))
     assert [item["name"] for page in pages for item in page["entities"]] == wanted[::-1]  # oldest first
+
+
+def test_page_text_is_the_reference_json_whatever_the_strings(store):
+    odd = 'ä \u2028 "q" \\ \t \x01 😀'
+    api.create_entities(store, [entity(f"{odd} {i}", odd, *[f"{odd} {j}" for j in range(i % 3)]) for i in range(40)])
+    api.create_relations(store, [relation(f"{odd} {i}", f"{odd} {i * 7 % 40}", odd) for i in range(40)])
+    for call in (
+        lambda **kw: api.read_graph(store, **kw, budget=2000),
+        lambda **kw: api.search_nodes(store, "q", **kw, budget=2000),
+        lambda **kw: api.open_nodes(store, [f"{odd} 2", "nobody"], **kw, budget=150),
+    ):
+        assert len(every_page(call)) > 1
 
 
 def test_a_cursor_only_works_for_the_query_it_came_from(store):

@@ -199,7 +199,7 @@ def _graph_reply(page: Page, paging: _Paging, position: dict[str, int] | None) -
         notes_.append(f'{shown}{cut}. For more, {paging.more} cursor "{cursor}".')
     if notes_:
         result["note"] = " ".join(notes_)
-    return Reply(graph.dumps(result), result)
+    return Reply(graph.dumps_graph(result), result)
 
 
 def _again(tool: str) -> str:
@@ -294,7 +294,7 @@ def open_nodes(
     if not missing:
         return reply
     result = {**reply.structured, "notFound": missing}  # type: ignore[dict-item]
-    return Reply(graph.dumps(result), result)
+    return Reply(graph.dumps_graph(result), result)
 
 
 def search_memory(
