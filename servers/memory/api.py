@@ -25,7 +25,10 @@ from deskmcp.servers.memory.errors import InvalidInput
 from deskmcp.servers.memory.pages import DEFAULT_BUDGET, Item, Page, decode_cursor, encode_cursor, fill, query_key
 from deskmcp.servers.memory.store import Store, Tx
 
-BATCH: Final = 100
+# Entities read at a time to fill a page (four queries a batch). A full page holds some 130 of the benchmark's
+# (3 observations, 2 relations each): 32 at a time reads at most 31 that do not fit; 100 at a time read 200 for a
+# page of 130, a fifth of a search's time.
+BATCH: Final = 32
 SEARCH_MEMORY_DEFAULT: Final = 10
 SEARCH_MEMORY_MAX: Final = 100
 
