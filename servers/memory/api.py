@@ -147,7 +147,7 @@ def _owned(
 
 
 def _batch(tx: Tx, batch: Sequence[int], rank: Callable[[int], int | None]) -> Iterator[Item]:
-    entities = graph.load_entities(tx, batch)
+    entities = graph.load_shown(tx, batch)
     names = {entity_id: entity.name for entity_id, entity in entities.items()}
     owned = _owned(graph.relations_touching(tx, batch, names), rank, set(batch))
     return (Item(entities[entity_id], owned.get(entity_id, [])) for entity_id in batch if entity_id in entities)

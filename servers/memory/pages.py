@@ -71,7 +71,7 @@ def decode_cursor(cursor: Any, key: str, fields: Sequence[str]) -> dict[str, Any
 class Item:
     """One entity of a result and the relations it carries."""
 
-    entity: graph.Entity
+    entity: graph.Shown
     relations: list[graph.Relation]
 
 
@@ -89,7 +89,7 @@ class Page:
 def _sizes(item: Item) -> list[int]:
     """The characters each part of the item's entity (its observations, then its relations) adds to the reply."""
     quote = graph.quote
-    observations = [len(quote(o.content)) + _OBSERVATION_OVERHEAD for o in item.entity.observations]
+    observations = [len(quote(text)) + _OBSERVATION_OVERHEAD for text in item.entity.observations]
     return observations + [
         len(quote(r.source)) + len(quote(r.target)) + len(quote(r.relation_type)) + _RELATION_OVERHEAD
         for r in item.relations
@@ -135,7 +135,7 @@ def _fill(
         else:
             used, taken = _cut(sizes, used + head, budget)
         end = skip + taken  # parts skip..end are shown: observations first, then relations
-        page.entities.append(graph.reference_entity(entity, [o.content for o in entity.observations[skip:end]]))
+        page.entities.append(graph.reference_entity(entity, entity.observations[skip:end]))
         observed = len(entity.observations)
         taken_relations += item.relations[max(0, skip - observed) : max(0, end - observed)]
         if taken < len(sizes):
