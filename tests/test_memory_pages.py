@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from deskmcp.servers.memory import api
 from deskmcp.servers.memory.errors import InvalidInput
 from deskmcp.servers.memory.pages import DEFAULT_BUDGET
+from deskmcp.servers.memory.store import now
 from memory_helpers import entity, new_store, reference_text, relation
 
 
@@ -118,6 +120,28 @@ def test_search_pages_keep_their_mode_and_list_each_relation_once(store):
     assert len(names) == len(set(names)) == 800 == pages[0]["totalEntities"]
     relations = [json.dumps(item, sort_keys=True) for page in pages for item in page["relations"]]
     assert len(relations) == len(set(relations)) == 800
+
+
+def test_recency_pages_hold_each_entity_once_and_each_relation_with_its_end_listed_first(store):
+    fill_graph(store, 300)
+    time.sleep(0.01)
+    since = now()
+    touched = [f"entity {i:05}" for i in range(0, 300, 7)]
+    api.add_observations(store, [{"entityName": name, "contents": ["touched"]} for name in touched])
+    near_touched = [i for i in range(300) if i % 7 == 0 or (i * 7 + 3) % 300 % 7 == 0]  # fill_graph's relations
+    for window, entities, relations in (({}, 300, 300), ({"since": since}, len(touched), len(near_touched))):
+        pages = every_page(lambda window=window, **kw: api.search_nodes(store, "", **kw, **window, budget=3000))
+        names = [item["name"] for page in pages for item in page["entities"]]
+        assert names[: len(touched)] == touched[::-1]  # the latest change first (then the newest entity)
+        assert len(names) == len(set(names)) == entities == pages[0]["totalEntities"]
+        place = {name: index for index, name in enumerate(names)}
+        listed = []
+        for page in pages:
+            shown = {item["name"] for item in page["entities"]}
+            for item in page["relations"]:
+                assert min((end for end in (item["from"], item["to"]) if end in place), key=place.get) in shown
+                listed.append(json.dumps(item, sort_keys=True))
+        assert len(listed) == len(set(listed)) == relations
 
 
 def test_open_nodes_pages(store):
