@@ -14,7 +14,9 @@ same run:
 - create_entities (one new entity with 3 observations a call), open_nodes (one name);
 - read_graph and a resources/read of memory://knowledge-graph (ours: the first page; the reference: everything,
   so only up to 10k);
-- peak RSS of each server process at the end (Linux /proc).
+- peak RSS of each server process at the end (Linux /proc);
+- the floor for the one-word query: a bare SDK server (bench/bare_sdk_server.py) answering every call with our
+  largest one-word reply, byte for byte, so what is left is the SDK, the pipes and the client's parsing.
 
 The reference re-reads its whole file on every call, so it gets fewer calls as the graph grows (--reference-n).
 Targets (issue 8): at 100k, search_nodes p50 <= 5 ms, create_entities p50 <= 2 ms, open_nodes p50 <= 2 ms,
@@ -31,11 +33,12 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-from bench.harness import Session, deskmcp, install_reference, percentile
+from bench.harness import BARE_SDK, Session, deskmcp, install_reference, percentile
 
 SYLLABLES: Final = "ka lo mi ra ten vo sil dar en qui bro zet ul pha nor gri est ta wen ox".split()
 TYPES: Final = ("person", "project", "place", "organization", "event", "concept", "tool", "document")
 REFERENCE_N: Final = {1_000: 50, 10_000: 20, 100_000: 5}
+FLOOR: Final = "floor: bare SDK, same reply"
 
 
 class Graph:
@@ -95,20 +98,21 @@ class Graph:
         store.close()
 
 
-def timed_calls(session: Session, calls: list[dict[str, Any]], warmup: int) -> tuple[list[float], int]:
-    """Milliseconds per call (after `warmup` of them) and the largest reply text, in characters. A call is a
-    tools/call's params, or `{"uri": ...}` for a resources/read."""
-    times, largest = [], 0
+def timed_calls(session: Session, calls: list[dict[str, Any]], warmup: int) -> tuple[list[float], int, dict[str, Any]]:
+    """Milliseconds per call (after `warmup` of them), the largest reply text in characters, and that reply's
+    result. A call is a tools/call's params, or `{"uri": ...}` for a resources/read."""
+    times, largest, biggest = [], 0, {}
     for index, params in enumerate(calls):
         method = "resources/read" if "uri" in params else "tools/call"
         start = time.perf_counter()
         reply = session.request(method, params)
         elapsed = (time.perf_counter() - start) * 1000
         blocks = reply["result"]["contents" if "uri" in params else "content"]
-        largest = max(largest, sum(len(block.get("text", "")) for block in blocks))
+        if (size := sum(len(block.get("text", "")) for block in blocks)) > largest:
+            largest, biggest = size, reply["result"]
         if index >= warmup:
             times.append(elapsed)
-    return times, largest
+    return times, largest, biggest
 
 
 def workloads(graph: Graph, n: int) -> dict[str, list[dict[str, Any]]]:
@@ -130,7 +134,15 @@ def workloads(graph: Graph, n: int) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def measure(command: list[str], env: dict[str, str], plan: dict[str, list[dict[str, Any]]], n: int, skip: set[str]):
+def measure(
+    command: list[str],
+    env: dict[str, str],
+    plan: dict[str, list[dict[str, Any]]],
+    n: int,
+    skip: set[str],
+    replies: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """p50, p90 and largest reply of each workload, and peak RSS; `replies` receives each workload's largest."""
     session = Session(command, env)
     results: dict[str, Any] = {}
     try:
@@ -140,12 +152,22 @@ def measure(command: list[str], env: dict[str, str], plan: dict[str, list[dict[s
                 continue
             count = min(n, len(calls))
             warmup = min(10, max(1, count // 10))
-            times, largest = timed_calls(session, calls[: count + warmup], warmup)
+            times, largest, biggest = timed_calls(session, calls[: count + warmup], warmup)
             results[label] = {"p50_ms": percentile(times, 50), "p90_ms": percentile(times, 90), "text_chars": largest}
+            if replies is not None:
+                replies[label] = biggest
         results["peak_rss_mb"] = session.peak_rss_mb()
     finally:
         session.close()
     return results
+
+
+def measure_floor(reply: dict[str, Any], folder: Path, n: int) -> dict[str, Any]:
+    """A bare SDK server sending `reply` (a tools/call result) for every call: what no server sending it beats."""
+    path = folder / "floor-reply.json"
+    path.write_text(json.dumps(reply), encoding="utf-8")
+    calls = [{"name": "reply", "arguments": {}}] * (n + 10)
+    return measure([*BARE_SDK, str(path)], {}, {FLOOR: calls}, n, set())[FLOOR]
 
 
 def main() -> None:
@@ -166,9 +188,10 @@ def main() -> None:
             built = time.perf_counter() - start
             graph.write_jsonl(folder / "memory.jsonl")
             plan = workloads(graph, args.n + 10)
-            ours = measure(
-                deskmcp("memory"), {"DESKMCP_MEMORY_PATH": str(folder / "memory.sqlite3")}, plan, args.n, set()
-            )
+            replies: dict[str, Any] = {}
+            env = {"DESKMCP_MEMORY_PATH": str(folder / "memory.sqlite3")}
+            ours = measure(deskmcp("memory"), env, plan, args.n, set(), replies)
+            ours[FLOOR] = measure_floor(replies["search_nodes: one word"], folder, args.n)
             theirs = None
             if reference is not None:
                 skip = {"read_graph", "resource knowledge-graph"} if size > 10_000 else set()

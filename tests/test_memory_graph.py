@@ -85,6 +85,27 @@ def test_add_observations_reports_per_item_and_refuses_unknown_entities_whole(st
     assert "new" not in api.open_nodes(store, ["Alice"]).structured["entities"][0]["observations"]
 
 
+def test_unknown_names_suggest_the_names_that_differ_only_by_ascii_case(tmp_path):
+    store, other = new_store(tmp_path), new_store(tmp_path, "other")
+    names = ['Say "Hi" NEAR me', 'say "hi" near ME', "o'Neil AND *", "Émile Zola", "ALICE smith", "alice Smith x"]
+    api.create_entities(store, [entity(name) for name in names])
+    api.create_entities(other, [entity("alice smith")])
+
+    def hints(name: str) -> str:
+        with pytest.raises(NotFound) as caught:
+            api.open_nodes(store, [name])
+        return str(caught.value)
+
+    both = """'SAY "HI" near me' -> 'Say "Hi" NEAR me'; 'SAY "HI" near me' -> 'say "hi" near ME'"""
+    assert both in hints('SAY "HI" near me')  # every twin, in name order; FTS syntax is just text
+    assert '"O\'NEIL and *" -> "o\'Neil AND *"' in hints("O'NEIL and *")
+    assert "'alice smith' -> 'ALICE smith'?" in hints("alice smith")  # not 'alice Smith x', nor the other project's
+    assert "did you mean" not in hints("émile zola")  # NOCASE folds ASCII letters only
+    assert "did you mean" not in hints("Smith")
+    store.close()
+    other.close()
+
+
 @pytest.mark.parametrize(
     ("function", "argument", "message"),
     [

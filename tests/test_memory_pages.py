@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from deskmcp.servers.memory import api
 from deskmcp.servers.memory.errors import InvalidInput
 from deskmcp.servers.memory.pages import DEFAULT_BUDGET
-from memory_helpers import entity, new_store, relation
+from deskmcp.servers.memory.store import now
+from memory_helpers import entity, new_store, reference_text, relation
 
 
 @pytest.fixture
@@ -40,11 +42,11 @@ def fill_graph(store, count: int, observations: int = 3) -> None:
 
 
 def every_page(call, **arguments):
-    """Follow nextCursor to the end; every page must parse and stay near the budget."""
+    """Follow nextCursor to the end; every page must be the reference's JSON text of its structured content."""
     pages, cursor = [], None
     while True:
         reply = call(**arguments, cursor=cursor) if cursor else call(**arguments)
-        assert json.loads(reply.text) == reply.structured
+        assert reply.text == reference_text(reply.structured)
         pages.append(reply.structured)
         cursor = reply.structured.get("nextCursor")
         if cursor is None:
@@ -120,11 +122,45 @@ def test_search_pages_keep_their_mode_and_list_each_relation_once(store):
     assert len(relations) == len(set(relations)) == 800
 
 
+def test_recency_pages_hold_each_entity_once_and_each_relation_with_its_end_listed_first(store):
+    fill_graph(store, 300)
+    time.sleep(0.01)
+    since = now()
+    touched = [f"entity {i:05}" for i in range(0, 300, 7)]
+    api.add_observations(store, [{"entityName": name, "contents": ["touched"]} for name in touched])
+    near_touched = [i for i in range(300) if i % 7 == 0 or (i * 7 + 3) % 300 % 7 == 0]  # fill_graph's relations
+    for window, entities, relations in (({}, 300, 300), ({"since": since}, len(touched), len(near_touched))):
+        pages = every_page(lambda window=window, **kw: api.search_nodes(store, "", **kw, **window, budget=3000))
+        names = [item["name"] for page in pages for item in page["entities"]]
+        assert names[: len(touched)] == touched[::-1]  # the latest change first (then the newest entity)
+        assert len(names) == len(set(names)) == entities == pages[0]["totalEntities"]
+        place = {name: index for index, name in enumerate(names)}
+        listed = []
+        for page in pages:
+            shown = {item["name"] for item in page["entities"]}
+            for item in page["relations"]:
+                assert min((end for end in (item["from"], item["to"]) if end in place), key=place.get) in shown
+                listed.append(json.dumps(item, sort_keys=True))
+        assert len(listed) == len(set(listed)) == relations
+
+
 def test_open_nodes_pages(store):
     fill_graph(store, 50)
     wanted = [f"entity {i:05}" for i in range(49, -1, -1)]
     pages = every_page(lambda **kw: api.open_nodes(store, wanted, limit=20, **kw))
     assert [item["name"] for page in pages for item in page["entities"]] == wanted[::-1]  # oldest first
+
+
+def test_page_text_is_the_reference_json_whatever_the_strings(store):
+    odd = 'ä \u2028 "q" \\ \t \x01 😀'
+    api.create_entities(store, [entity(f"{odd} {i}", odd, *[f"{odd} {j}" for j in range(i % 3)]) for i in range(40)])
+    api.create_relations(store, [relation(f"{odd} {i}", f"{odd} {i * 7 % 40}", odd) for i in range(40)])
+    for call in (
+        lambda **kw: api.read_graph(store, **kw, budget=2000),
+        lambda **kw: api.search_nodes(store, "q", **kw, budget=2000),
+        lambda **kw: api.open_nodes(store, [f"{odd} 2", "nobody"], **kw, budget=150),
+    ):
+        assert len(every_page(call)) > 1
 
 
 def test_a_cursor_only_works_for_the_query_it_came_from(store):

@@ -15,7 +15,7 @@ the reference server where it is harmless and is an error where it would hide a 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring as quote  # type: ignore[attr-defined]  # the C escaper, non-ASCII kept
 from typing import Any, Final
@@ -29,14 +29,18 @@ DEFAULT_MEMORY_ENTITY: Final = "Memories"
 MEMORY_TYPE: Final = "memory"
 
 
-@dataclass(frozen=True, slots=True)
+# The three kinds of row a read returns are not `frozen`: a frozen dataclass takes four times as long to make
+# (each field is set through `object.__setattr__`), and a page of results makes over a thousand of them.
+
+
+@dataclass(slots=True)
 class Observation:
     content: str
     created_at: str
     tags: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Entity:
     id: int
     name: str
@@ -46,7 +50,17 @@ class Entity:
     observations: tuple[Observation, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
+class Shown:
+    """What a graph read shows of an entity: its name, type and observations' texts, oldest first."""
+
+    id: int
+    name: str
+    entity_type: str
+    observations: list[str]
+
+
+@dataclass(slots=True)
 class Relation:
     id: int
     from_id: int
@@ -54,7 +68,6 @@ class Relation:
     source: str
     target: str
     relation_type: str
-    created_at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,16 +185,29 @@ def names_starting(store: Store, prefix: Any) -> list[str]:
 
 def not_found(tx: Tx, missing: Sequence[str], next_step: str) -> NotFound:
     """`NotFound` naming the missing entities, with same-but-for-case names as suggestions."""
-    hints = []
-    for name in missing[:5]:
-        rows = tx.conn.execute(
-            "SELECT name FROM entities WHERE project_id = ? AND name = ? COLLATE NOCASE LIMIT 3", (tx.project_id, name)
-        ).fetchall()
-        hints += [f"{name!r} -> {row[0]!r}" for row in rows]
+    hints = [f"{name!r} -> {other!r}" for name in missing[:5] for other in _same_but_for_case(tx, name)]
     listed = ", ".join(map(repr, missing[:20])) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
     noun = "entity" if len(missing) == 1 else "entities"
     hint = f" (names are exact; did you mean: {'; '.join(hints)}?)" if hints else ""
     return NotFound(f"no {noun} named {listed} in this memory{hint}. {next_step}")
+
+
+def _same_but_for_case(tx: Tx, name: str) -> list[str]:
+    """Up to 3 names equal to `name` but for the case of ASCII letters (SQL's NOCASE), in name order.
+
+    The name index finds them (a scan of every name cost 10-30 ms at 100k): its tokenizer folds case, so such a
+    name holds the same words in the same order, and the phrase anchored at its start (`^"..."`) matches it. A name
+    without ASCII letters has no such twin.
+    """
+    if not any("A" <= char <= "Z" or "a" <= char <= "z" for char in name):
+        return []
+    phrase = 'name : ^"' + name.replace('"', '""') + '"'
+    rows = tx.conn.execute(
+        "SELECT e.name FROM entity_index CROSS JOIN entities e ON e.id = entity_index.rowid WHERE entity_index MATCH ? "
+        "AND e.project_id = ? AND e.name = ? COLLATE NOCASE ORDER BY e.name LIMIT 3",
+        (phrase, tx.project_id, name),
+    )
+    return [row[0] for row in rows]
 
 
 def load_entities(tx: Tx, ids: Sequence[int]) -> dict[int, Entity]:
@@ -191,9 +217,9 @@ def load_entities(tx: Tx, ids: Sequence[int]) -> dict[int, Entity]:
     for part in chunks(ids):
         sql = f"SELECT id, name, entity_type, created_at, updated_at FROM entities WHERE id IN ({marks(part)})"
         heads.update((row[0], row) for row in tx.conn.execute(sql, part))
-        sql = (
+        sql = (  # each entity's in the order added; sorting them all by id alone costs twice as much
             "SELECT entity_id, content, created_at, tags FROM observations "
-            f"WHERE entity_id IN ({marks(part)}) ORDER BY id"
+            f"WHERE entity_id IN ({marks(part)}) ORDER BY entity_id, id"
         )
         for entity_id, content, created, tags in tx.conn.execute(sql, part):
             observations.setdefault(entity_id, []).append(Observation(content, created, split_tags(tags)))
@@ -203,23 +229,38 @@ def load_entities(tx: Tx, ids: Sequence[int]) -> dict[int, Entity]:
     }
 
 
-def relations_touching(tx: Tx, ids: Sequence[int], names: Mapping[int, str] | None = None) -> list[Relation]:
-    """Every relation with either end in `ids`, oldest first. `names` (id to name, e.g. of the entities just
-    loaded) saves looking those up again."""
-    rows: dict[int, tuple] = {}
+def load_shown(tx: Tx, ids: Sequence[int]) -> dict[int, Shown]:
+    """The entities with `ids` as a graph read shows them. The observations' texts come from the (entity, text)
+    index alone: reading their times and tags as well, as `load_entities` does, costs a table lookup for each."""
+    shown: dict[int, Shown] = {}
     for part in chunks(ids):
-        for column in ("from_id", "to_id"):
-            sql = (
-                f"SELECT id, from_id, to_id, relation_type, created_at FROM relations WHERE {column} IN ({marks(part)})"
-            )
-            rows.update((row[0], row) for row in tx.conn.execute(sql, part))
-    known = dict(names or {})
-    unknown = list({end for row in rows.values() for end in row[1:3] if end not in known})
-    for part in chunks(unknown):
-        known.update(tx.conn.execute(f"SELECT id, name FROM entities WHERE id IN ({marks(part)})", part))
-    return [
-        Relation(key, row[1], row[2], known[row[1]], known[row[2]], row[3], row[4]) for key, row in sorted(rows.items())
-    ]
+        sql = f"SELECT id, name, entity_type FROM entities WHERE id IN ({marks(part)})"
+        shown.update((row[0], Shown(*row, [])) for row in tx.conn.execute(sql, part))
+        sql = f"SELECT entity_id, content FROM observations WHERE entity_id IN ({marks(part)}) ORDER BY entity_id, id"
+        for entity_id, content in tx.conn.execute(sql, part):
+            shown[entity_id].observations.append(content)
+    return shown
+
+
+def relations_touching(tx: Tx, ids: Sequence[int], names: Mapping[int, str]) -> list[Relation]:
+    """Every relation with either end in `ids`, oldest first. `names` holds the names of `ids` (the entities just
+    loaded), so only the other ends are looked up: a name lookup is most of what a relation costs to read."""
+    found: dict[int, Relation] = {}
+    for part in chunks(ids):
+        listed = marks(part)
+        outgoing = (
+            "SELECT r.id, r.from_id, r.to_id, t.name, r.relation_type FROM relations r "
+            f"JOIN entities t ON t.id = r.to_id WHERE r.from_id IN ({listed})"
+        )
+        for key, source, target, name, relation_type in tx.conn.execute(outgoing, part):
+            found[key] = Relation(key, source, target, names[source], name, relation_type)
+        incoming = (
+            "SELECT r.id, r.from_id, r.to_id, f.name, r.relation_type FROM relations r "
+            f"JOIN entities f ON f.id = r.from_id WHERE r.to_id IN ({listed})"
+        )
+        for key, source, target, name, relation_type in tx.conn.execute(incoming, part):
+            found[key] = Relation(key, source, target, name, names[target], relation_type)
+    return [found[key] for key in sorted(found)]
 
 
 def split_tags(stored: str) -> tuple[str, ...]:
@@ -297,7 +338,7 @@ def create_relations(store: Store, relations: Any) -> Outcome:
         for key in checked:
             made = insert_relation(tx, ids[key.source], ids[key.target], key.relation_type)
             if made is not None:
-                outcome.done.append(Relation(made, ids[key.source], ids[key.target], *_fields(key), tx.now))
+                outcome.done.append(Relation(made, ids[key.source], ids[key.target], *_fields(key)))
             else:
                 outcome.skipped.append(describe_relation(key))
     return outcome
@@ -426,7 +467,7 @@ def save_memory(store: Store, text: Any, entity: Any = None, tags: Any = None) -
         return Saved(name, content, merged, row[2], new_entity=False, already_saved=True)
 
 
-def reference_entity(entity: Entity | NewEntity, observations: Sequence[str] | None = None) -> dict[str, Any]:
+def reference_entity(entity: Entity | NewEntity | Shown, observations: Sequence[str] | None = None) -> dict[str, Any]:
     """The reference server's entity shape: `{name, entityType, observations}`."""
     if observations is None:
         observations = [item.content if isinstance(item, Observation) else item for item in entity.observations]
@@ -458,3 +499,35 @@ def dumps(value: Any, indent: str = "") -> str:
         inner = indent + "  "
         return "[\n" + ",\n".join(inner + dumps(item, inner) for item in value) + "\n" + indent + "]"
     return json.dumps(value)
+
+
+def dumps_graph(result: Mapping[str, Any]) -> str:
+    """`dumps(result)` for a graph read (`entities` and `relations` as `reference_entity` and `reference_relation`
+    make them, and other members), four times as fast: a page holds hundreds of entities and relations, and their
+    shapes are fixed, so each is written by one f-string instead of a walk through its members."""
+    members = []
+    for key, value in result.items():
+        if key == "entities":
+            text = _listed(value, _entity_text)
+        elif key == "relations":
+            text = _listed(value, _relation_text)
+        else:
+            text = dumps(value, "  ")
+        members.append(f"{quote(key)}: {text}")
+    return "{\n  " + ",\n  ".join(members) + "\n}" if members else "{}"
+
+
+def _listed(items: Sequence[dict[str, Any]], text: Callable[[dict[str, Any]], str]) -> str:
+    return "[\n    " + ",\n    ".join(map(text, items)) + "\n  ]" if items else "[]"
+
+
+def _entity_text(entity: dict[str, Any]) -> str:
+    observations = entity["observations"]
+    listed = "[\n        " + ",\n        ".join(map(quote, observations)) + "\n      ]" if observations else "[]"
+    name, entity_type = quote(entity["name"]), quote(entity["entityType"])
+    return f'{{\n      "name": {name},\n      "entityType": {entity_type},\n      "observations": {listed}\n    }}'
+
+
+def _relation_text(relation: dict[str, str]) -> str:
+    source, target, relation_type = quote(relation["from"]), quote(relation["to"]), quote(relation["relationType"])
+    return f'{{\n      "from": {source},\n      "to": {target},\n      "relationType": {relation_type}\n    }}'

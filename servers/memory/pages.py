@@ -71,7 +71,7 @@ def decode_cursor(cursor: Any, key: str, fields: Sequence[str]) -> dict[str, Any
 class Item:
     """One entity of a result and the relations it carries."""
 
-    entity: graph.Entity
+    entity: graph.Shown
     relations: list[graph.Relation]
 
 
@@ -86,14 +86,14 @@ class Page:
     more: bool = False  # the sequence goes on after this page
 
 
-def _text_size(value: str) -> int:
-    return len(graph.quote(value))
-
-
-def _part_size(part: graph.Observation | graph.Relation) -> int:
-    if isinstance(part, graph.Observation):
-        return _text_size(part.content) + _OBSERVATION_OVERHEAD
-    return _text_size(part.source) + _text_size(part.target) + _text_size(part.relation_type) + _RELATION_OVERHEAD
+def _sizes(item: Item) -> list[int]:
+    """The characters each part of the item's entity (its observations, then its relations) adds to the reply."""
+    quote = graph.quote
+    observations = [len(quote(text)) + _OBSERVATION_OVERHEAD for text in item.entity.observations]
+    return observations + [
+        len(quote(r.source)) + len(quote(r.target)) + len(quote(r.relation_type)) + _RELATION_OVERHEAD
+        for r in item.relations
+    ]
 
 
 def fill(items: Iterator[Item], first_part: int, limit: int | None, budget: int) -> Page:
@@ -124,24 +124,31 @@ def _fill(
         if limit is not None and len(page.entities) >= limit:
             page.more = True
             return
-        parts: list[graph.Observation | graph.Relation] = [*entity.observations, *item.relations]
-        sizes = [_part_size(part) for part in parts[skip:]]
-        head = _text_size(entity.name) + _text_size(entity.entity_type) + _ENTITY_OVERHEAD
-        if page.entities and used + head + sum(sizes) > budget:
+        sizes = _sizes(item)[skip:]
+        head = len(graph.quote(entity.name)) + len(graph.quote(entity.entity_type)) + _ENTITY_OVERHEAD
+        whole = head + sum(sizes)
+        if used + whole <= budget:  # most entities: all the rest of it fits
+            used, taken = used + whole, len(sizes)
+        elif page.entities:
             page.next_part, page.more = skip, True
             return
-        used += head
-        taken = 0
-        while taken < len(sizes) and (taken == 0 or used + sizes[taken] <= budget):
-            used += sizes[taken]
-            taken += 1
-        shown = parts[skip : skip + taken]
-        page.entities.append(
-            graph.reference_entity(entity, [p.content for p in shown if isinstance(p, graph.Observation)])
-        )
-        taken_relations += [p for p in shown if isinstance(p, graph.Relation)]
+        else:
+            used, taken = _cut(sizes, used + head, budget)
+        end = skip + taken  # parts skip..end are shown: observations first, then relations
+        page.entities.append(graph.reference_entity(entity, entity.observations[skip:end]))
+        observed = len(entity.observations)
+        taken_relations += item.relations[max(0, skip - observed) : max(0, end - observed)]
         if taken < len(sizes):
             page.next_part, page.cut, page.more = skip + taken, entity.name, True
             return
         page.finished += 1
         skip = 0
+
+
+def _cut(sizes: list[int], used: int, budget: int) -> tuple[int, int]:
+    """How many parts of an entity too big for the page go on it (at least one), and the characters then used."""
+    taken = 0
+    while taken < len(sizes) and (taken == 0 or used + sizes[taken] <= budget):
+        used += sizes[taken]
+        taken += 1
+    return used, taken

@@ -18,10 +18,11 @@ an ISO 8601 date or time, or an age such as `30m`, `12h`, `7d`, `2w`.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
-from deskmcp.servers.memory import inputs
+from deskmcp.servers.memory import graph, inputs
 from deskmcp.servers.memory.errors import InvalidInput
 from deskmcp.servers.memory.store import Tx
 
@@ -87,7 +88,8 @@ def steps(query: str, found: list[str]) -> list[str]:
 
 
 def entity_ids(tx: Tx, query: str, mode: str | None, since: str | None, until: str | None) -> tuple[list[int], str]:
-    """Every matching entity id, best first, and the mode that found them (`mode` given: that mode only)."""
+    """Every matching entity id, best first, and the mode that found them (`mode` given: that mode only). The
+    `recent` mode (an empty query) is read a page at a time instead: `recent_total`, `recent_ids`, `by_recency`."""
     found = terms(query)
     tried = [mode] if mode is not None else steps(query, found)
     for step in tried:
@@ -98,9 +100,6 @@ def entity_ids(tx: Tx, query: str, mode: str | None, since: str | None, until: s
 
 def _entity_ids(tx: Tx, query: str, found: list[str], mode: str, since: str | None, until: str | None) -> list[int]:
     window, params = _window("e.updated_at", since, until)
-    if mode == "recent":
-        sql = f"SELECT id FROM entities e WHERE project_id = ?{window} ORDER BY updated_at DESC, id DESC"
-        return [row[0] for row in tx.conn.execute(sql, (tx.project_id, *params))]
     if mode == "substring":
         pattern = _like(query)
         sql = (
@@ -115,18 +114,55 @@ def _entity_ids(tx: Tx, query: str, found: list[str], mode: str, since: str | No
 
 def _ranked(tx: Tx, found: list[str], every: bool, window: str, params: list[str]) -> list[int]:
     """Entities with a row holding every term (`every`) or any: the entity's own row (name, type) or one of its
-    observations' rows (text, tags, and the entity's name and type); best row first (BM25)."""
+    observations' rows (text, tags, and the entity's name and type); best row first (BM25).
+
+    Each full-text index drives its branch (`CROSS JOIN` keeps SQLite from starting at the project's rows), and
+    an observation's project is read from its own row: the entity is looked up only for a `since`/`until`
+    window. That skips one lookup per matching observation (a third of the time of a common word's search).
+    """
     expression = (" AND " if every else " OR ").join(found)
+    owner = "CROSS JOIN entities e ON e.id = o.entity_id " if window else ""
     sql = (
-        "SELECT h.entity_id FROM ("
-        f"SELECT rowid AS entity_id, bm25(entity_index, {NAME_WEIGHTS}) AS score FROM entity_index "
-        "WHERE entity_index MATCH ? UNION ALL "
-        f"SELECT o.entity_id, bm25(observation_index, {TEXT_WEIGHTS}) FROM observation_index "
-        "JOIN observations o ON o.id = observation_index.rowid WHERE observation_index MATCH ?"
-        f") AS h JOIN entities e ON e.id = h.entity_id WHERE e.project_id = ?{window} "
-        "GROUP BY h.entity_id ORDER BY min(h.score), h.entity_id"
+        "SELECT entity_id FROM ("
+        f"SELECT e.id AS entity_id, bm25(entity_index, {NAME_WEIGHTS}) AS score FROM entity_index "
+        f"CROSS JOIN entities e ON e.id = entity_index.rowid WHERE entity_index MATCH ? AND e.project_id = ?{window} "
+        f"UNION ALL SELECT o.entity_id, bm25(observation_index, {TEXT_WEIGHTS}) FROM observation_index "
+        f"CROSS JOIN observations o ON o.id = observation_index.rowid {owner}"
+        f"WHERE observation_index MATCH ? AND o.project_id = ?{window}"
+        ") GROUP BY entity_id ORDER BY min(score), entity_id"
     )
-    return [row[0] for row in tx.conn.execute(sql, (expression, expression, tx.project_id, *params))]
+    branch = (expression, tx.project_id, *params)
+    return [row[0] for row in tx.conn.execute(sql, branch + branch)]
+
+
+def recent_total(tx: Tx, since: str | None, until: str | None) -> int:
+    """How many entities changed within since/until: with neither, the project's count (kept by triggers)."""
+    if since is None and until is None:
+        row = tx.conn.execute("SELECT entities FROM projects WHERE id = ?", (tx.project_id,)).fetchone()
+        return row[0] if row else 0
+    window, params = _window("updated_at", since, until)
+    sql = f"SELECT count(*) FROM entities WHERE project_id = ?{window}"
+    return tx.conn.execute(sql, (tx.project_id, *params)).fetchone()[0]
+
+
+def recent_ids(tx: Tx, since: str | None, until: str | None, offset: int) -> Iterator[int]:
+    """The ids of the entities that changed within since/until, most recent first, from place `offset`: read as
+    they are taken (the index holds them in this order), so a page reads only what it shows."""
+    window, params = _window("updated_at", since, until)
+    sql = f"SELECT id FROM entities WHERE project_id = ?{window} ORDER BY updated_at DESC, id DESC LIMIT -1 OFFSET ?"
+    return (row[0] for row in tx.conn.execute(sql, (tx.project_id, *params, offset)))
+
+
+def by_recency(tx: Tx, ids: Collection[int], since: str | None, until: str | None) -> dict[int, int]:
+    """Those of `ids` that changed within since/until, numbered most recent first: which of two comes first in
+    `recent_ids`' order, without numbering every entity."""
+    window, params = _window("updated_at", since, until)
+    rows: list[tuple[int, str]] = []
+    for part in graph.chunks(list(ids)):
+        sql = f"SELECT id, updated_at FROM entities WHERE id IN ({graph.marks(part)}){window}"
+        rows += tx.conn.execute(sql, (*part, *params)).fetchall()
+    rows.sort(key=lambda row: (row[1], row[0]), reverse=True)
+    return {entity_id: place for place, (entity_id, _) in enumerate(rows)}
 
 
 def memories(tx: Tx, query: str, limit: int, since: str | None) -> tuple[list[tuple[str, str, str, str]], int, str]:
