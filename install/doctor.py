@@ -9,6 +9,7 @@ to stderr; any failure exits 1 with the fix.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -107,7 +108,9 @@ def main(argv: Sequence[str], platform: Platform | None = None) -> int:
         if found.error:
             unreadable.append(found)
         checks += [prepare(found, name, entry, dict(platform.environ)) for name, entry in found.entries.items()]
-    with ThreadPoolExecutor(4) as pool:
+    # Two processes (one per era) per check: about one per core, so "ready in" is the entry's own start-up time and
+    # not how long it queued behind the others for a CPU (4 checks at once on 2 cores read 4.4 s instead of 1 s).
+    with ThreadPoolExecutor(max(1, (os.cpu_count() or 2) // len(ERAS))) as pool:
         checks = list(pool.map(lambda check: run(check, args.timeout), checks))
     for check in checks:
         print("\n".join(describe(check)))
