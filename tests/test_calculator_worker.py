@@ -230,6 +230,17 @@ def test_the_worker_cannot_be_shadowed_from_its_working_directory(tmp_path: Path
     assert (kind, answer.value) == (DONE, "1024")
 
 
+def test_the_worker_imports_the_arithmetic_alone() -> None:
+    """Not the MCP SDK (a second of start-up that `deskmcp.servers.calculator` defers for it), nor mpmath."""
+    code = (
+        "import sys; from deskmcp.servers.calculator import worker; "
+        "print(sorted({name.split('.')[0] for name in sys.modules} & {'mcp', 'pydantic', 'anyio', 'mpmath'}))"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"
+
+
 def test_a_stray_print_in_the_worker_goes_to_stderr() -> None:
     printing = (
         "import deskmcp.servers.calculator.worker as worker; reply = worker.reply_to; "
