@@ -170,6 +170,18 @@ async def test_a_worker_that_dies_is_reported_and_replaced() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_job_that_fails_in_the_worker_is_an_error_and_the_worker_serves_on() -> None:
+    """A fault in the calculation code (here, a job without its limits) is logged there, not a dead worker."""
+    pool = WorkerPool(1)
+    with pytest.raises(RuntimeError, match="the calculation worker failed: KeyError: 'limits'"):
+        await pool.run(("calculate", {}), size_bytes=1, wall_clock_s=30)
+    [worker] = pool.idle
+    assert (await pool.run(JOB, size_bytes=1, wall_clock_s=30)).value == "1024"
+    assert pool.idle == [worker]
+    await pool.close()
+
+
+@pytest.mark.anyio
 async def test_the_pool_refuses_past_its_bounds() -> None:
     """Waiting jobs are bounded in number and in the bytes they carry."""
     silent = [sys.executable, "-c", "import sys, time; sys.stdin.buffer.read(1); time.sleep(600)"]
