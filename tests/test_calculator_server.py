@@ -172,6 +172,24 @@ def test_start_up_and_exact_work_do_not_import_mpmath() -> None:
     assert completed.stdout.strip() == "False"
 
 
+def test_mpmath_counts_as_loaded_only_once_it_is_fully_imported() -> None:
+    """While a thread is still importing mpmath (the first call that needs it), a call on the event loop must
+    not use it: the loop would wait on the import lock for tens of milliseconds."""
+    code = (
+        "import sys, threading\n"
+        "from deskmcp.servers.calculator import inexact\n"
+        "loader = threading.Thread(target=inexact.load)\n"
+        "loader.start()\n"
+        "while not inexact.loaded():\n"
+        "    pass\n"
+        "print(getattr(sys.modules['mpmath'].__spec__, '_initializing', False))\n"  # importlib's mark
+        "loader.join()\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "False", "loaded() was true while mpmath was still being imported"
+
+
 def test_interval_precision_is_per_thread() -> None:
     """mpmath keeps precision in its context object; each thread has its own, so answers never mix."""
     from deskmcp.servers.calculator.calculation import calculate

@@ -170,6 +170,18 @@ async def test_a_worker_that_dies_is_reported_and_replaced() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_job_that_fails_in_the_worker_is_an_error_and_the_worker_serves_on() -> None:
+    """A fault in the calculation code (here, a job without its limits) is logged there, not a dead worker."""
+    pool = WorkerPool(1)
+    with pytest.raises(RuntimeError, match="the calculation worker failed: KeyError: 'limits'"):
+        await pool.run(("calculate", {}), size_bytes=1, wall_clock_s=30)
+    [worker] = pool.idle
+    assert (await pool.run(JOB, size_bytes=1, wall_clock_s=30)).value == "1024"
+    assert pool.idle == [worker]
+    await pool.close()
+
+
+@pytest.mark.anyio
 async def test_the_pool_refuses_past_its_bounds() -> None:
     """Waiting jobs are bounded in number and in the bytes they carry."""
     silent = [sys.executable, "-c", "import sys, time; sys.stdin.buffer.read(1); time.sleep(600)"]
@@ -228,6 +240,17 @@ def test_the_worker_cannot_be_shadowed_from_its_working_directory(tmp_path: Path
     (shadow / "__init__.py").write_text("raise SystemExit('the working directory was imported')\n")
     (kind, answer), _ = ask(WORKER_COMMAND, JOB, cwd=tmp_path)
     assert (kind, answer.value) == (DONE, "1024")
+
+
+def test_the_worker_imports_the_arithmetic_alone() -> None:
+    """Not the MCP SDK (a second of start-up that `deskmcp.servers.calculator` defers for it), nor mpmath."""
+    code = (
+        "import sys; from deskmcp.servers.calculator import worker; "
+        "print(sorted({name.split('.')[0] for name in sys.modules} & {'mcp', 'pydantic', 'anyio', 'mpmath'}))"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"
 
 
 def test_a_stray_print_in_the_worker_goes_to_stderr() -> None:

@@ -10,7 +10,6 @@ mpmath's working precision is a property of its context object, so each thread g
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,16 +20,21 @@ from deskmcp.servers.calculator.limits import LOG10_2
 
 Interval = Any  # mpmath.ctx_iv.ivmpf; mpmath is not imported until an irrational value is needed
 _local = threading.local()
+_loaded = False
 
 
 def loaded() -> bool:
-    """Whether mpmath is already imported (importing it costs tens of milliseconds)."""
-    return "mpmath" in sys.modules
+    """Whether `load` has finished (importing mpmath costs tens of milliseconds). Not "mpmath" in sys.modules:
+    that is true from the moment another thread starts the import, and using it then waits for the import."""
+    return _loaded
 
 
 def load() -> None:
     """Import mpmath's interval context (tens of milliseconds: done off the event loop, once)."""
+    global _loaded
     import mpmath.ctx_iv  # noqa: F401
+
+    _loaded = True
 
 
 def context(digits: int) -> Any:

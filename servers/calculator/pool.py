@@ -82,8 +82,7 @@ class Worker:
         with anyio.CancelScope(shield=True):
             if self.process.returncode is None:
                 self.process.kill()
-            await self.process.wait()
-            await self.process.aclose()
+            await self.process.aclose()  # closes the pipes, then waits for the exit
 
 
 class WorkerPool:
