@@ -220,16 +220,16 @@ def test_mime_types_are_the_same_on_every_os() -> None:
 
 
 def test_content_is_text_only_when_it_is_utf8_without_nuls() -> None:
-    assert decode_content("u", "a.txt", "héllo".encode()).text == "héllo"
-    unknown = decode_content("u", "notes.weird", b"plain words")
+    assert decode_content("a.txt", "héllo".encode()).text == "héllo"
+    unknown = decode_content("notes.weird", b"plain words")
     assert (unknown.text, unknown.mime_type) == ("plain words", "text/plain")
-    nul = decode_content("u", "a.txt", b"ab\x00cd")
+    nul = decode_content("a.txt", b"ab\x00cd")
     assert (nul.text, nul.data, nul.mime_type) == (None, b"ab\x00cd", "application/octet-stream")
-    latin1 = decode_content("u", "a.txt", "café".encode("latin-1"))
+    latin1 = decode_content("a.txt", "café".encode("latin-1"))
     assert latin1.text is None and latin1.data == "café".encode("latin-1")
-    png = decode_content("u", "x.png", b"\x89PNG\r\n\x1a\n")
+    png = decode_content("x.png", b"\x89PNG\r\n\x1a\n")
     assert (png.mime_type, png.text) == ("image/png", None)
-    svg = decode_content("u", "x.svg", b"<svg/>")
+    svg = decode_content("x.svg", b"<svg/>")
     assert (svg.mime_type, svg.data) == ("image/svg+xml", b"<svg/>")  # image/* is always a blob
 
 

@@ -536,6 +536,18 @@ def test_search_file_contents(tools: Tools, root: Path) -> None:
     assert "No matches found" in tools.text("search_file_contents", path=".", query="zzz")
 
 
+def test_a_match_on_a_long_line_is_shown_cut_and_does_not_hide_the_others(tools: Tools, root: Path) -> None:
+    (root / "0.min.js").write_text("var hello=function(){};" * 4000 + "\n")  # 92,000 characters: over the cap
+    text = tools.text("search_file_contents", path=".", query="hello")
+    minified, *others = text.splitlines()
+    start = ("var hello=function(){};" * 44)[:1000]
+    assert minified == f"{root / '0.min.js'}:1: {start} [... 91,000 more characters]"
+    assert f"{root / 'README.md'}:2: hello world" in others  # not "No matches found" with every match left out
+    assert tools.notes("search_file_contents", path=".", query="hello") == [
+        "3 matching line(s) in 3 of 6 file(s) searched"
+    ]
+
+
 def test_search_file_contents_refuses_dangerous_regexes(tools: Tools) -> None:
     assert "exponential time" in tools.error("search_file_contents", path=".", query="(a+)+$", isRegex=True)
     assert "invalid regular expression" in tools.error("search_file_contents", path=".", query="(", isRegex=True)
@@ -651,7 +663,7 @@ def test_regex_guard_allows_ordinary_patterns() -> None:
 
 def test_long_lines_bound_regex_work(tmp_path: Path) -> None:
     (tmp_path / "min.js").write_text("a" * 200_000 + "\n")
-    query = search.ContentQuery(r"a*b", True, True, 0, "**", [], 10)  # quadratic: bounded by the line cap
+    query = search.ContentQuery(r"a*b", True, True, 0, "**", [], OutputCap(10))  # quadratic: bounded by the line cap
     finished = threading.Event()
     result: list[search.ContentResult] = []
 

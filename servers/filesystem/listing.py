@@ -181,7 +181,7 @@ def content_text(result: ContentResult) -> StructuredText:
         notes.append(f"{result.long_lines:,} line(s) longer than 4,000 characters were matched on their start only")
     if result.timed_out:
         notes.append("the search stopped at its time budget; results are partial (narrow path or filePattern)")
-    content = "\n".join(result.lines) if result.lines else "No matches found"
+    content = "\n".join(result.lines) if result.lines or result.more else "No matches found"
     return StructuredText(content=content, notes=["\n".join([*notes, summary])])
 
 

@@ -93,7 +93,6 @@ def live_resources(sandbox: Sandbox, settings: Mapping[str, Any]) -> tuple[Resou
     def file(uri: str) -> Contents:
         """Any file under the allowed directories by its absolute path, e.g. path=home/me/notes.txt for
         file:///home/me/notes.txt (path=C:/Users/me/notes.txt on Windows). The path argument completes."""
-        content = read_resource(sandbox, uri, max_bytes)
-        return Contents(content.text, content.data, content.mime_type)
+        return read_resource(sandbox, uri, max_bytes)
 
     return ResourceTable(templates=[file], lister=files, hub=watcher.hub), watcher

@@ -1,6 +1,7 @@
 """Files under the roots as MCP resources: URIs, listing pages, reading, path completion.
 
-Plain domain functions over a `Sandbox` (no `mcp` import); `live.py` registers them in the shared resource table.
+Plain domain functions over a `Sandbox` (no protocol types: a read is the shared layer's `Contents`); `live.py`
+registers them in the shared resource table.
 
 Listing order is a depth-first walk of each root in turn, entries sorted by name. A cursor names the
 last file returned (its root and path components), so the next page resumes by listing only the
@@ -29,6 +30,7 @@ from deskmcp.servers.filesystem.uris import IS_WINDOWS, InvalidResource, child_u
 from deskmcp.servers.filesystem.walker import TooLarge
 from deskmcp.shared import errors
 from deskmcp.shared.errors import DomainError
+from deskmcp.shared.resources import Contents
 
 DEFAULT_IGNORES: Final = (".git", ".hg", ".svn", ".bzr", "_darcs", "CVS", ".jj", ".pijul", ".fossil-settings")
 TEMPLATE: Final = "file:///{+path}"
@@ -241,16 +243,6 @@ def locate(roots: Iterable[Path], path: Path) -> tuple[Path, tuple[str, ...]] | 
 # --- reading --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ResourceContent:
-    """A file's content as served: `text` for UTF-8 text, otherwise `data` (sent base64-encoded)."""
-
-    uri: str
-    mime_type: str
-    text: str | None = None
-    data: bytes | None = None
-
-
 def _stat(sandbox: Sandbox, uri: str, path: str) -> os.stat_result:
     try:
         return sandbox.stat(path)
@@ -260,7 +252,7 @@ def _stat(sandbox: Sandbox, uri: str, path: str) -> os.stat_result:
         raise _unreadable(uri, exc) from None
 
 
-def read_resource(sandbox: Sandbox, uri: str, limit: int) -> ResourceContent:
+def read_resource(sandbox: Sandbox, uri: str, limit: int) -> Contents:
     """The content of the file `uri` names, through the sandbox, refusing more than `limit` bytes."""
     path = uri_to_path(uri)
     info = _stat(sandbox, uri, path)
@@ -280,7 +272,7 @@ def read_resource(sandbox: Sandbox, uri: str, limit: int) -> ResourceContent:
         raise ResourceTooLarge(f"{uri}: {exc}") from None
     except (OSError, DomainError) as exc:  # e.g. permission denied, or swapped for a FIFO since the stat
         raise _unreadable(uri, exc) from None
-    return decode_content(uri, os.path.basename(path), data)
+    return decode_content(os.path.basename(path), data)
 
 
 def _too_large(uri: str, size: int, limit: int) -> str:
@@ -290,7 +282,7 @@ def _too_large(uri: str, size: int, limit: int) -> str:
     )
 
 
-def decode_content(uri: str, name: str, data: bytes) -> ResourceContent:
+def decode_content(name: str, data: bytes) -> Contents:
     """Text when the bytes are UTF-8 without NULs and the type is not a binary one; a blob otherwise."""
     mime = mime_type(name)
     if not is_binary_type(mime) and not looks_binary(data):
@@ -299,10 +291,10 @@ def decode_content(uri: str, name: str, data: bytes) -> ResourceContent:
         except UnicodeDecodeError:
             pass
         else:
-            return ResourceContent(uri, "text/plain" if mime == OCTET_STREAM else mime, text=text)
+            return Contents(text=text, mime_type="text/plain" if mime == OCTET_STREAM else mime)
     if mime.startswith("text/"):
         mime = OCTET_STREAM  # named like text, but its bytes are not
-    return ResourceContent(uri, mime, data=data)
+    return Contents(data=data, mime_type=mime)
 
 
 # --- the file:// template and its completion ------------------------------------------------------------

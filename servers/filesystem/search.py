@@ -27,6 +27,7 @@ from deskmcp.shared.errors import DomainError
 Tick = Callable[[int], None]
 MAX_FILE_FOR_CONTENT_SEARCH: Final = 8 * 1024 * 1024
 CONTENT_SEARCH_SECONDS: Final = 60.0
+SHOWN_LINE_CHARS: Final = 1_000  # a line shown longer is cut: a match with 20 lines of context each side fits the cap
 HAS_JUNCTIONS: Final = hasattr(os.DirEntry, "is_junction")
 
 
@@ -216,7 +217,7 @@ def _emit(lines: list[str], hits: list[int], context: int, shown: str, out: Cont
             if index in hit_set and index > number:
                 break  # the next hit prints itself, with its own context
             mark = ":" if index in hit_set else "-"
-            group.append(f"{shown}{mark}{index + 1}{mark} {lines[index].removesuffix(chr(13))}")
+            group.append(f"{shown}{mark}{index + 1}{mark} {_shown_line(lines[index].removesuffix(chr(13)))}")
             last_line = index
         cost = out.cap.cost(sum(len(line) + 1 for line in group))
         if out.more or out.used + cost > out.cap.size:
@@ -226,3 +227,10 @@ def _emit(lines: list[str], hits: list[int], context: int, shown: str, out: Cont
         out.used += cost
         out.hits += 1
         last = last_line
+
+
+def _shown_line(line: str) -> str:
+    """A line as shown: a long one (a minified file's) cut, so that one match cannot fill the output."""
+    if len(line) <= SHOWN_LINE_CHARS:
+        return line
+    return f"{line[:SHOWN_LINE_CHARS]} [... {len(line) - SHOWN_LINE_CHARS:,} more characters]"

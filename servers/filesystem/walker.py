@@ -92,6 +92,7 @@ class Walk:
         self.handles: list[Any] = [self.ops.dup(root.handle.handle)]
         self.names: list[str] = []
         self.through_link: str | None = None  # the last symlink followed, for messages
+        self.from_links = 0  # how many of the components still to walk come from links' targets (they lead)
 
     def close(self) -> None:
         while self.handles:
@@ -99,21 +100,21 @@ class Walk:
                 self.ops.close(self.handles.pop())
 
     def run(self, parts: list[str], *, follow: bool, must_exist: bool) -> Located:
-        pending, hops, leaf_from_link = deque(parts), 0, False
+        pending, hops = deque(parts), 0
         while pending:
             name = pending.popleft()
+            from_link, self.from_links = self.from_links > 0, max(self.from_links - 1, 0)
             if name in ("", "."):
                 continue
             if name == "..":
-                self._up(pending)
+                self._up(pending, from_link=from_link)
                 continue
             check_component(name, self.shown, self.flavour)
             if not pending:
-                target = self._leaf(name, follow=follow, must_exist=must_exist, from_link=leaf_from_link)
+                target = self._leaf(name, follow=follow, must_exist=must_exist, from_link=from_link)
                 if target is None:
                     return Located(self.root, self.handles[-1], name, (*self.names, name))
                 name, link = target
-                leaf_from_link = True  # every component still to come belongs to the link's target
             else:
                 link = self._enter(name)
                 if link is None:
@@ -124,11 +125,11 @@ class Walk:
             pending.extendleft(reversed(self._splice(name, link)))
         return Located(self.root, self.handles[-1], None, tuple(self.names))
 
-    def _up(self, pending: deque[str]) -> None:
+    def _up(self, pending: deque[str], *, from_link: bool) -> None:
         if self.names:
             self.ops.close(self.handles.pop())
             self.names.pop()
-        elif self.through_link is not None:
+        elif from_link:
             self._leave_root(pending)
         else:
             msg = f"{self.shown!r} leads above the allowed directory {self.root.path}; use a path inside it"
@@ -143,9 +144,11 @@ class Walk:
         """
         anchor, above = self.flavour.split(str(self.root.path))
         above = above[:-1]  # `..` of the root; of "/" or "C:\\" it is itself
-        while pending and pending[0] in ("", ".", ".."):
+        while pending and self.from_links and pending[0] in ("", ".", ".."):  # the target's own, not the path's
+            self.from_links -= 1
             if pending.popleft() == ".." and above:
                 above.pop()
+        waiting = len(pending)
         matched = match_root(self.roots, anchor, [*above, *pending], self.flavour)
         if matched is None:
             raise self._link_outside(self.through_link or "")
@@ -153,6 +156,7 @@ class Walk:
         self._restart(root)
         pending.clear()
         pending.extend(rest)
+        self.from_links = max(self.from_links - (waiting - len(rest)), 0)
 
     def _restart(self, root: Root) -> None:
         """Continue the walk at the top of `root`."""
@@ -220,14 +224,14 @@ class Walk:
         flavour = self.flavour
         self.through_link = name
         anchor, parts = flavour.split(link)
-        if not anchor:
-            return parts
-        matched = match_root(self.roots, anchor, parts, flavour)
-        if matched is None:
-            raise self._link_outside(name)
-        root, rest = matched
-        self._restart(root)
-        return rest
+        if anchor:
+            matched = match_root(self.roots, anchor, parts, flavour)
+            if matched is None:
+                raise self._link_outside(name)
+            root, parts = matched
+            self._restart(root)
+        self.from_links += len(parts)
+        return parts
 
     def _link_outside(self, name: str) -> AccessDenied:
         msg = f"{self.shown!r} goes through the symbolic link {name!r}, which points outside the allowed directories"
