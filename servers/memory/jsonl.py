@@ -203,7 +203,7 @@ def _store_relation(tx: Tx, record: _Relation, report: ImportReport) -> None:
     if missing:
         report.problem(record.line, f"relation {graph.describe_relation(key)} skipped: no entity named {missing[0]!r}")
         return
-    made = graph.insert_relation(tx, ids[key.source], ids[key.target], key.relation_type, record.created) is not None
+    made = graph.insert_relation(tx, ids[key.source], ids[key.target], key.relation_type, record.created)
     report.relations += made
     report.unchanged += not made
 
