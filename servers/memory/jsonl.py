@@ -21,13 +21,13 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Final
 
 from deskmcp.servers.memory import graph, inputs
 from deskmcp.servers.memory.errors import MemoryServerError
-from deskmcp.servers.memory.store import Store, Tx
+from deskmcp.servers.memory.store import Store, Tx, stamp
 
 LINE_MAX: Final = 16 * 1024 * 1024
 BATCH: Final = 500
@@ -108,13 +108,10 @@ def _time(value: Any, what: str, line: int, report: ImportReport) -> str | None:
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return stamp(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
     except ValueError:
         report.problem(line, f"{what} {str(value)[:40]!r} is not an ISO 8601 time; the import time is used")
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _parallel(item: dict[str, Any], key: str, length: int, line: int, report: ImportReport) -> list[Any]:

@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from deskmcp.servers.memory import graph, inputs
 from deskmcp.servers.memory.errors import InvalidInput
-from deskmcp.servers.memory.store import Tx
+from deskmcp.servers.memory.store import Tx, stamp
 
 MODES: Final = ("all", "any", "substring", "recent")
 NAME_WEIGHTS: Final = "10.0, 3.0"  # an entity's own row: name, type
@@ -56,9 +56,7 @@ def parse_time(value: Any, where: str) -> str | None:
         except ValueError:
             msg = f"{where} must be an ISO 8601 date or time such as '2026-11-01' or '2026-11-01T09:30Z', or an age"
             raise InvalidInput(f"{msg} such as '30m', '12h', '7d' or '2w'; got {value[:60]!r}") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return stamp(moment)
 
 
 def check_query(value: Any) -> str:
