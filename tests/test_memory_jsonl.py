@@ -77,6 +77,7 @@ def test_bad_lines_are_reported_by_number_and_skipped(store):
         b'{"type":"relation","from":"Good","to":"Later","relationType":"before"}\r',
         b'{"type":"entity","name":"Later","entityType":"t","observations":[],"createdAt":"last week"}',
         b"   ",
+        b'{"type":"entity","name":"Ancient","entityType":"t","observations":[],"updatedAt":"0001-01-01T00:00+01:00"}',
     ]
     report = import_bytes(store, b"\n".join(lines))
     assert report.problems == [
@@ -90,8 +91,9 @@ def test_bad_lines_are_reported_by_number_and_skipped(store):
         "line 9: not UTF-8 text",
         "line 10: relation skipped: relationType must be a string, got null",
         "line 12: createdAt 'last week' is not an ISO 8601 time; the import time is used",
+        "line 14: updatedAt '0001-01-01T00:00+01:00' is not an ISO 8601 time; the import time is used",
     ]
-    assert [e["name"] for e in api.read_graph(store).structured["entities"]] == ["Good", "Long", "Later"]
+    assert [e["name"] for e in api.read_graph(store).structured["entities"]] == ["Good", "Long", "Later", "Ancient"]
     assert api.read_graph(store).structured["relations"] == [relation("Good", "Later", "before")]  # before its end
 
 

@@ -192,6 +192,8 @@ BAD_CALLS = [
     ("search_nodes", {"query": "x", "limit": "5"}, "limit"),
     ("search_nodes", {"query": "x", "cursor": "bogus"}, "is not one this server gave"),
     ("search_nodes", {"query": "x", "since": "soon"}, "since must be an ISO 8601"),
+    ("search_nodes", {"query": "x", "since": "999999w"}, "since '999999w' is out of range"),
+    ("search_memory", {"query": "x", "since": "0001-01-01T00:00+01:00"}, "is out of range: it must fall within"),
     ("read_graph", {"Limit": 5}, "Limit: unknown argument; did you mean 'limit'?"),
     ("search_nodes", {"query": "x", "limit": 2.5}, "limit: expected a whole number, got 2.5"),
     ("rename_entity", {"oldName": "Ghost", "newName": "Spirit"}, "no entity named 'Ghost'"),

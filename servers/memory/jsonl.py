@@ -109,7 +109,7 @@ def _time(value: Any, what: str, line: int, report: ImportReport) -> str | None:
         return None
     try:
         return stamp(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: a time next to year 1 or 9999 that UTC moves past it
         report.problem(line, f"{what} {str(value)[:40]!r} is not an ISO 8601 time; the import time is used")
         return None
 

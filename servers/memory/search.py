@@ -47,16 +47,16 @@ def parse_time(value: Any, where: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise InvalidInput(f"{where} must be a string such as '2026-11-01' or '7d', got {type(value).__name__}")
-    if age := _AGE.fullmatch(value):
-        ago = timedelta(**{_UNITS[age.group(2).lower()]: int(age.group(1))})
-        moment = datetime.now(timezone.utc) - ago
-    else:
-        try:
-            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            msg = f"{where} must be an ISO 8601 date or time such as '2026-11-01' or '2026-11-01T09:30Z', or an age"
-            raise InvalidInput(f"{msg} such as '30m', '12h', '7d' or '2w'; got {value[:60]!r}") from None
-    return stamp(moment)
+    try:
+        if age := _AGE.fullmatch(value):
+            ago = timedelta(**{_UNITS[age.group(2).lower()]: int(age.group(1))})
+            return stamp(datetime.now(timezone.utc) - ago)
+        return stamp(datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00")))
+    except ValueError:
+        msg = f"{where} must be an ISO 8601 date or time such as '2026-11-01' or '2026-11-01T09:30Z', or an age"
+        raise InvalidInput(f"{msg} such as '30m', '12h', '7d' or '2w'; got {value[:60]!r}") from None
+    except OverflowError:  # 999999w ago, or a time next to year 1 or 9999 that UTC moves past it
+        raise InvalidInput(f"{where} {value[:60]!r} is out of range: it must fall within the years 1 to 9999") from None
 
 
 def check_query(value: Any) -> str:
