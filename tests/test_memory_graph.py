@@ -313,6 +313,17 @@ def test_search_treats_fts_syntax_as_text(people):
     assert names_of(api.search_nodes(people, '"chess"'))[0] == "Chess Club"
 
 
+def test_a_nul_character_in_a_query_or_name_breaks_words_as_a_space_does(store):
+    api.create_entities(store, [entity("Tab\x00Key", "t", "one\x00two")])
+    api.save_memory(store, "red\x00green")
+    assert names_of(api.search_nodes(store, "tab\x00key")) == ["Tab\x00Key"]  # an FTS5 syntax error before
+    assert names_of(api.search_nodes(store, "one\x00tw")) == ["Tab\x00Key"]
+    assert api.search_memory(store, "red\x00gr").structured["total"] == 1
+    with pytest.raises(NotFound) as caught:
+        api.open_nodes(store, ["TAB\x00KEY"])
+    assert "did you mean: 'TAB\\x00KEY' -> 'Tab\\x00Key'?" in str(caught.value)
+
+
 def test_empty_query_lists_by_recency_and_since_until_filter(people):
     time.sleep(0.01)
     api.add_observations(people, [{"entityName": "Johnny", "contents": ["barks"]}])

@@ -183,6 +183,12 @@ def names_starting(store: Store, prefix: Any) -> list[str]:
         return [row[0] for row in rows]
 
 
+def fts_string(text: str) -> str:
+    """`text` as an FTS5 string, so its syntax is just text. A NUL would end the query early (an FTS5 syntax error);
+    to the tokenizer it separates words, as a space does, so it becomes one."""
+    return '"' + text.replace('"', '""').replace("\x00", " ") + '"'
+
+
 def not_found(tx: Tx, missing: Sequence[str], next_step: str) -> NotFound:
     """`NotFound` naming the missing entities, with same-but-for-case names as suggestions."""
     hints = [f"{name!r} -> {other!r}" for name in missing[:5] for other in _same_but_for_case(tx, name)]
@@ -201,7 +207,7 @@ def _same_but_for_case(tx: Tx, name: str) -> list[str]:
     """
     if not any("A" <= char <= "Z" or "a" <= char <= "z" for char in name):
         return []
-    phrase = 'name : ^"' + name.replace('"', '""') + '"'
+    phrase = "name : ^" + fts_string(name)
     rows = tx.conn.execute(
         "SELECT e.name FROM entity_index CROSS JOIN entities e ON e.id = entity_index.rowid WHERE entity_index MATCH ? "
         "AND e.project_id = ? AND e.name = ? COLLATE NOCASE ORDER BY e.name LIMIT 3",

@@ -38,7 +38,7 @@ _UNITS: Final = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w
 def terms(query: str) -> list[str]:
     """The query's pieces that hold a letter or digit, as quoted FTS5 prefix terms."""
     pieces = [piece for piece in query.split() if _WORDLIKE.search(piece)]
-    return ['"' + piece.replace('"', '""') + '"*' for piece in dict.fromkeys(pieces)]
+    return [graph.fts_string(piece) + "*" for piece in dict.fromkeys(pieces)]
 
 
 def parse_time(value: Any, where: str) -> str | None:
