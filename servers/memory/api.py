@@ -208,15 +208,16 @@ class _Paging:
     note: str | None = None
 
 
-def _graph_reply(page: Page, paging: _Paging, position: dict[str, int] | None) -> Reply:
+def _graph_reply(page: Page, paging: _Paging, following: dict[str, int]) -> Reply:
+    """The reply for `page`; when more follows, with a cursor to the position `following`."""
     result: dict[str, Any] = {"entities": page.entities, "relations": page.relations}
     if paging.paged or page.more or paging.note:
         result["totalEntities"] = paging.total_entities
         if paging.total_relations is not None:
             result["totalRelations"] = paging.total_relations
     notes_ = [paging.note] if paging.note else []
-    if page.more and position is not None:
-        cursor = encode_cursor(paging.key, position)
+    if page.more:
+        cursor = encode_cursor(paging.key, following)
         result["nextCursor"] = cursor
         shown = f"This page holds {len(page.entities):,} of {paging.total_entities:,} entities"
         cut = f"; entity {page.cut!r} continues on the next page" if page.cut else ""
@@ -246,7 +247,7 @@ def read_graph(
         totals = tx.conn.execute(
             "SELECT entities, relations FROM projects WHERE id = ?", (tx.project_id,)
         ).fetchone() or (0, 0)
-    following = {"id": page.next_id, "part": page.next_part} if page.more else None
+    following = {"id": page.next_id, "part": page.next_part}
     paged = count is not None or cursor is not None
     paging = _Paging(more or _again("read_graph"), key, paged, totals[0], totals[1])
     return _graph_reply(page, paging, following)
@@ -296,7 +297,7 @@ def search_nodes(
         note = "No entity holds every word of the query; these hold some of them, best first."
     following = {"index": start + page.finished, "part": page.next_part, "mode": search.MODES.index(mode)}
     paging = _Paging(_again("search_nodes"), key, count is not None or cursor is not None, total, note=note)
-    return _graph_reply(page, paging, following if page.more else None)
+    return _graph_reply(page, paging, following)
 
 
 def open_nodes(
@@ -324,7 +325,7 @@ def open_nodes(
         page = fill(_ranked_items(tx, ids, start), position["part"], count, budget)
     following = {"index": start + page.finished, "part": page.next_part}
     paging = _Paging(more or _again("open_nodes"), key, count is not None or cursor is not None, len(ids))
-    reply = _graph_reply(page, paging, following if page.more else None)
+    reply = _graph_reply(page, paging, following)
     if not missing:
         return reply
     result = {**reply.structured, "notFound": missing}  # type: ignore[dict-item]
