@@ -183,17 +183,7 @@ def _recent_items(tx: Tx, start: int, since: str | None, until: str | None) -> I
 
 def _graph_items(tx: Tx, start_id: int) -> Iterator[Item]:
     """The whole graph from entity `start_id`, oldest first, each relation with its older end."""
-    while True:
-        batch = [
-            row[0]
-            for row in tx.conn.execute(
-                # `+project_id`: walk the ids in order; an index on the project would read all 100k and sort
-                "SELECT id FROM entities WHERE +project_id = ? AND id >= ? ORDER BY id LIMIT ?",
-                (tx.project_id, start_id, BATCH),
-            )
-        ]
-        if not batch:
-            return
+    while batch := graph.ids_from(tx, start_id, BATCH):
         yield from _items(batch, *_load(tx, batch), lambda entity_id: entity_id)
         start_id = batch[-1] + 1
 

@@ -171,6 +171,13 @@ def ids_by_name(tx: Tx, names: Sequence[str]) -> dict[str, int]:
     return found
 
 
+def ids_from(tx: Tx, first_id: int, count: int) -> list[int]:
+    """Up to `count` of the project's entity ids from `first_id` on, in order: oldest first."""
+    # `+project_id`: walk the ids in order; the index on the project would read all of them and sort
+    sql = "SELECT id FROM entities WHERE +project_id = ? AND id >= ? ORDER BY id LIMIT ?"
+    return [row[0] for row in tx.conn.execute(sql, (tx.project_id, first_id, count))]
+
+
 def names_starting(store: Store, prefix: Any) -> list[str]:
     """Names of entities that start with `prefix` (ASCII letters in either case), in name order: completion."""
     typed = inputs.text(prefix, "the value to complete", inputs.NAME_MAX, blank_ok=True)

@@ -246,20 +246,11 @@ def _flush(
 def export_lines(store: Store, *, timestamps: bool = True) -> Iterator[str]:
     """The project as JSONL lines (no newlines), entities oldest first, then relations; one consistent snapshot."""
     with store.read() as tx:
-        after = 0
-        while True:
-            ids = [
-                row[0]
-                for row in tx.conn.execute(
-                    "SELECT id FROM entities WHERE +project_id = ? AND id > ? ORDER BY id LIMIT ?",  # in id order
-                    (tx.project_id, after, BATCH),
-                )
-            ]
-            if not ids:
-                break
+        first = 0
+        while ids := graph.ids_from(tx, first, BATCH):
             entities = graph.load_entities(tx, ids)
             yield from (_entity_line(entities[entity_id], timestamps) for entity_id in ids)
-            after = ids[-1]
+            first = ids[-1] + 1
         rows = tx.conn.execute(
             "SELECT f.name, t.name, r.relation_type, r.created_at FROM relations r JOIN entities f ON f.id = r.from_id "
             "JOIN entities t ON t.id = r.to_id WHERE r.project_id = ? ORDER BY r.id",
