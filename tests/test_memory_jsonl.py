@@ -123,34 +123,24 @@ def test_export_to_a_file_replaces_it_whole(store, tmp_path):
 
 def test_the_cli_imports_and_exports(tmp_path):
     env = host_env({"DESKMCP_MEMORY_PATH": str(tmp_path / "store.sqlite3"), "DESKMCP_MEMORY_PROJECT": "cli"})
-    imported = subprocess.run(
-        deskmcp_command("memory", "import", str(REFERENCE_FILE)), capture_output=True, text=True, env=env, timeout=60
-    )
+
+    def memory(*arguments: str, text: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            deskmcp_command("memory", *arguments), capture_output=True, text=text, env=env, timeout=60
+        )
+
+    imported = memory("import", str(REFERENCE_FILE))
     assert imported.returncode == 0, imported.stderr
     assert "imported 3 new entities, 7 observations and 3 relations" in imported.stdout
     assert "line 7: relation 'default_user' mentions 'Nobody Yet' skipped" in imported.stderr
-    exported = subprocess.run(
-        deskmcp_command("memory", "export", "--no-timestamps"), capture_output=True, env=env, timeout=60
-    )
+    exported = memory("export", "--no-timestamps", text=False)
     assert exported.returncode == 0
     assert exported.stdout.decode("utf-8").split("\n")[:6] == REFERENCE_FILE.read_text(encoding="utf-8").split("\n")[:6]
-    to_file = subprocess.run(
-        deskmcp_command("memory", "export", str(tmp_path / "copy.jsonl")),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    to_file = memory("export", str(tmp_path / "copy.jsonl"))
     assert to_file.returncode == 0 and "6 lines written" in to_file.stderr
-    missing = subprocess.run(
-        deskmcp_command("memory", "import", str(tmp_path / "none.jsonl")),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    missing = memory("import", str(tmp_path / "none.jsonl"))
     assert missing.returncode == 1 and "cannot read" in missing.stderr
-    usage = subprocess.run(deskmcp_command("memory", "import"), capture_output=True, text=True, env=env, timeout=60)
+    usage = memory("import")
     assert usage.returncode == 2 and "usage: deskmcp memory import" in usage.stderr
 
 
