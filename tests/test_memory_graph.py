@@ -125,6 +125,20 @@ def test_deletes_are_idempotent_in_the_reference_shape_and_note_what_was_not_the
     assert "Ghost" in reply.note
 
 
+def test_the_notes_of_skipped_items_quote_each_name_once(store):
+    api.create_entities(store, [entity("A", "t", "x"), entity("'quoted")])
+    created = api.create_entities(store, [entity("'quoted")])
+    assert created.note.startswith('Skipped 1 that already exist (or repeat a name in this call): "\'quoted". Use')
+    deleted = api.delete_entities(store, ["'quoted", "'ghost"])
+    assert deleted.note == 'Not found, so nothing to delete: "\'ghost".'
+    unknown = api.delete_observations(
+        store, [{"entityName": "Ghost", "observations": ["x"]}, {"entityName": "A", "observations": ["y"]}]
+    )
+    assert unknown.note == "Not found, so nothing to delete: entity 'Ghost', 'y' on 'A'."
+    relations = api.delete_relations(store, [relation("A", "'quoted")])
+    assert relations.note == "Not found, so nothing to delete: 'A' knows \"'quoted\"."
+
+
 def test_delete_entities_takes_their_relations_and_observations(store):
     api.create_entities(store, [entity("A", "t", "a1"), entity("B", "t", "b1"), entity("C")])
     api.create_relations(store, [relation("A", "B"), relation("B", "C"), relation("C", "A")])

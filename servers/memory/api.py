@@ -42,8 +42,8 @@ class Reply:
 
 
 def _listed(values: Sequence[str], limit: int = 20) -> str:
-    shown = ", ".join(value if value.startswith(("'", '"')) else repr(value) for value in values[:limit])
-    return shown + (f" and {len(values) - limit:,} more" if len(values) > limit else "")
+    """The first `limit` of `values` (each as a note shows it), then how many more."""
+    return ", ".join(values[:limit]) + (f" and {len(values) - limit:,} more" if len(values) > limit else "")
 
 
 # --- writes ---------------------------------------------------------------------------------------------------
@@ -56,7 +56,7 @@ def create_entities(store: Store, entities: Any) -> Reply:
     if outcome.skipped:
         note = (
             f"Skipped {len(outcome.skipped)} that already exist (or repeat a name in this call): "
-            f"{_listed(outcome.skipped)}. Use add_observations to add to them."
+            f"{_listed(list(map(repr, outcome.skipped)))}. Use add_observations to add to them."
         )
     return Reply(graph.dumps(created), {"entities": created}, note)
 
@@ -84,7 +84,8 @@ def _deleted(message: str, skipped: Sequence[str]) -> Reply:
 
 
 def delete_entities(store: Store, entityNames: Any) -> Reply:
-    return _deleted("Entities deleted successfully", graph.delete_entities(store, entityNames).skipped)
+    skipped = graph.delete_entities(store, entityNames).skipped
+    return _deleted("Entities deleted successfully", list(map(repr, skipped)))
 
 
 def delete_observations(store: Store, deletions: Any) -> Reply:
