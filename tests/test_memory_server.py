@@ -202,17 +202,20 @@ BAD_CALLS = [
 ]
 
 
-def test_bad_input_over_the_wire_is_an_error_result_naming_the_item(tmp_path):
+@pytest.mark.parametrize("modern", [False, True], ids=["handshake", "2026-07-28"])
+def test_bad_input_over_the_wire_is_an_error_result_naming_the_item(tmp_path, modern):
     with pipe_server(MEMORY, env=store_env(tmp_path / "m.db")) as server:
-        server.initialize()
+        if not modern:
+            server.initialize()
         for name, arguments, message in BAD_CALLS:
-            result = server.call_tool(name, arguments)
+            result = server.call_tool(name, arguments, modern=modern)
             assert result["isError"] and message in text_of(result), (name, arguments, text_of(result))
-        assert server.call_tool("read_graph", {})["structuredContent"] == {"entities": [], "relations": []}
+        empty = server.call_tool("read_graph", {}, modern=modern)
+        assert empty["structuredContent"] == {"entities": [], "relations": []}  # nothing was written
         # What clients really send: an argument the tool does not take is ignored, as the reference's zod does, and
         # 10.0 is 10.
-        server.call_tool("create_entities", {"entities": [entity(f"e{i}") for i in range(3)]})
-        ignored = server.call_tool("read_graph", {"verbose": True, "limit": 2.0})
+        server.call_tool("create_entities", {"entities": [entity(f"e{i}") for i in range(3)]}, modern=modern)
+        ignored = server.call_tool("read_graph", {"verbose": True, "limit": 2.0}, modern=modern)
         assert not ignored["isError"] and len(ignored["structuredContent"]["entities"]) == 2
         assert server.close() == 0
     assert "Traceback" not in server.stderr
