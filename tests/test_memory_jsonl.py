@@ -136,6 +136,17 @@ def test_the_cli_imports_and_exports(tmp_path):
     exported = memory("export", "--no-timestamps", text=False)
     assert exported.returncode == 0
     assert exported.stdout.decode("utf-8").split("\n")[:6] == REFERENCE_FILE.read_text(encoding="utf-8").split("\n")[:6]
+    (tmp_path / "read-only").touch()
+    with open(tmp_path / "read-only", "rb") as unwritable:
+        refused = subprocess.run(
+            deskmcp_command("memory", "export"),
+            stdout=unwritable,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+    assert refused.returncode == 1 and "cannot write standard output: Bad file descriptor" in refused.stderr
     to_file = memory("export", str(tmp_path / "copy.jsonl"))
     assert to_file.returncode == 0 and "6 lines written" in to_file.stderr
     missing = memory("import", str(tmp_path / "none.jsonl"))
