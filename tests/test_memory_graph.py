@@ -125,6 +125,20 @@ def test_deletes_are_idempotent_in_the_reference_shape_and_note_what_was_not_the
     assert "Ghost" in reply.note
 
 
+def test_the_notes_of_skipped_items_quote_each_name_once(store):
+    api.create_entities(store, [entity("A", "t", "x"), entity("'quoted")])
+    created = api.create_entities(store, [entity("'quoted")])
+    assert created.note.startswith('Skipped 1 that already exist (or repeat a name in this call): "\'quoted". Use')
+    deleted = api.delete_entities(store, ["'quoted", "'ghost"])
+    assert deleted.note == 'Not found, so nothing to delete: "\'ghost".'
+    unknown = api.delete_observations(
+        store, [{"entityName": "Ghost", "observations": ["x"]}, {"entityName": "A", "observations": ["y"]}]
+    )
+    assert unknown.note == "Not found, so nothing to delete: entity 'Ghost', 'y' on 'A'."
+    relations = api.delete_relations(store, [relation("A", "'quoted")])
+    assert relations.note == "Not found, so nothing to delete: 'A' knows \"'quoted\"."
+
+
 def test_delete_entities_takes_their_relations_and_observations(store):
     api.create_entities(store, [entity("A", "t", "a1"), entity("B", "t", "b1"), entity("C")])
     api.create_relations(store, [relation("A", "B"), relation("B", "C"), relation("C", "A")])
@@ -311,6 +325,17 @@ def test_search_treats_fts_syntax_as_text(people):
     for query in ('"', "chess AND", "NEAR(a b)", "*", "john OR", "-chess", "(", "a:b", "'; DROP TABLE entities; --"):
         api.search_nodes(people, query)  # never an FTS syntax error
     assert names_of(api.search_nodes(people, '"chess"'))[0] == "Chess Club"
+
+
+def test_a_nul_character_in_a_query_or_name_breaks_words_as_a_space_does(store):
+    api.create_entities(store, [entity("Tab\x00Key", "t", "one\x00two")])
+    api.save_memory(store, "red\x00green")
+    assert names_of(api.search_nodes(store, "tab\x00key")) == ["Tab\x00Key"]  # an FTS5 syntax error before
+    assert names_of(api.search_nodes(store, "one\x00tw")) == ["Tab\x00Key"]
+    assert api.search_memory(store, "red\x00gr").structured["total"] == 1
+    with pytest.raises(NotFound) as caught:
+        api.open_nodes(store, ["TAB\x00KEY"])
+    assert "did you mean: 'TAB\\x00KEY' -> 'Tab\\x00Key'?" in str(caught.value)
 
 
 def test_empty_query_lists_by_recency_and_since_until_filter(people):

@@ -77,6 +77,7 @@ def test_bad_lines_are_reported_by_number_and_skipped(store):
         b'{"type":"relation","from":"Good","to":"Later","relationType":"before"}\r',
         b'{"type":"entity","name":"Later","entityType":"t","observations":[],"createdAt":"last week"}',
         b"   ",
+        b'{"type":"entity","name":"Ancient","entityType":"t","observations":[],"updatedAt":"0001-01-01T00:00+01:00"}',
     ]
     report = import_bytes(store, b"\n".join(lines))
     assert report.problems == [
@@ -90,8 +91,9 @@ def test_bad_lines_are_reported_by_number_and_skipped(store):
         "line 9: not UTF-8 text",
         "line 10: relation skipped: relationType must be a string, got null",
         "line 12: createdAt 'last week' is not an ISO 8601 time; the import time is used",
+        "line 14: updatedAt '0001-01-01T00:00+01:00' is not an ISO 8601 time; the import time is used",
     ]
-    assert [e["name"] for e in api.read_graph(store).structured["entities"]] == ["Good", "Long", "Later"]
+    assert [e["name"] for e in api.read_graph(store).structured["entities"]] == ["Good", "Long", "Later", "Ancient"]
     assert api.read_graph(store).structured["relations"] == [relation("Good", "Later", "before")]  # before its end
 
 
@@ -121,34 +123,35 @@ def test_export_to_a_file_replaces_it_whole(store, tmp_path):
 
 def test_the_cli_imports_and_exports(tmp_path):
     env = host_env({"DESKMCP_MEMORY_PATH": str(tmp_path / "store.sqlite3"), "DESKMCP_MEMORY_PROJECT": "cli"})
-    imported = subprocess.run(
-        deskmcp_command("memory", "import", str(REFERENCE_FILE)), capture_output=True, text=True, env=env, timeout=60
-    )
+
+    def memory(*arguments: str, text: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            deskmcp_command("memory", *arguments), capture_output=True, text=text, env=env, timeout=60
+        )
+
+    imported = memory("import", str(REFERENCE_FILE))
     assert imported.returncode == 0, imported.stderr
     assert "imported 3 new entities, 7 observations and 3 relations" in imported.stdout
     assert "line 7: relation 'default_user' mentions 'Nobody Yet' skipped" in imported.stderr
-    exported = subprocess.run(
-        deskmcp_command("memory", "export", "--no-timestamps"), capture_output=True, env=env, timeout=60
-    )
+    exported = memory("export", "--no-timestamps", text=False)
     assert exported.returncode == 0
     assert exported.stdout.decode("utf-8").split("\n")[:6] == REFERENCE_FILE.read_text(encoding="utf-8").split("\n")[:6]
-    to_file = subprocess.run(
-        deskmcp_command("memory", "export", str(tmp_path / "copy.jsonl")),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    (tmp_path / "read-only").touch()
+    with open(tmp_path / "read-only", "rb") as unwritable:
+        refused = subprocess.run(
+            deskmcp_command("memory", "export"),
+            stdout=unwritable,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+    assert refused.returncode == 1 and "cannot write standard output: Bad file descriptor" in refused.stderr
+    to_file = memory("export", str(tmp_path / "copy.jsonl"))
     assert to_file.returncode == 0 and "6 lines written" in to_file.stderr
-    missing = subprocess.run(
-        deskmcp_command("memory", "import", str(tmp_path / "none.jsonl")),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    missing = memory("import", str(tmp_path / "none.jsonl"))
     assert missing.returncode == 1 and "cannot read" in missing.stderr
-    usage = subprocess.run(deskmcp_command("memory", "import"), capture_output=True, text=True, env=env, timeout=60)
+    usage = memory("import")
     assert usage.returncode == 2 and "usage: deskmcp memory import" in usage.stderr
 
 

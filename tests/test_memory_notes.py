@@ -180,6 +180,8 @@ def test_paths_stay_under_memories(store, path):
 def test_commands_and_their_arguments_are_checked(store):
     with pytest.raises(InvalidInput, match=r"Unknown command 'cat'.*view, create"):
         run(store, "cat", path="/memories")
+    with pytest.raises(InvalidInput, match=r"Unknown command \['view'\]"):  # a TypeError (unhashable) before
+        run(store, ["view"], path="/memories")
     with pytest.raises(InvalidInput, match="The create command needs file_text"):
         run(store, "create", path="/memories/a")
     with pytest.raises(InvalidInput, match="file_text must be a string"):

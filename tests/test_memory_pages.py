@@ -8,7 +8,7 @@ import time
 import pytest
 from deskmcp.servers.memory import api
 from deskmcp.servers.memory.errors import InvalidInput
-from deskmcp.servers.memory.pages import DEFAULT_BUDGET
+from deskmcp.servers.memory.pages import DEFAULT_BUDGET, encode_cursor, query_key
 from deskmcp.servers.memory.store import now
 from memory_helpers import entity, new_store, reference_text, relation
 
@@ -179,7 +179,8 @@ def test_a_cursor_only_works_for_the_query_it_came_from(store):
     with pytest.raises(InvalidInput, match="different query"):
         api.read_graph(other_project, cursor=graph_cursor)
     other_project.close()
-    for bad in ("", "not a cursor", graph_cursor[:-3], "e30", "A" * 5000, graph_cursor + "x"):
+    forged = encode_cursor(query_key("read_graph", store.project), {"id": 2**63, "part": 0})  # past SQLite's integers
+    for bad in ("", "not a cursor", graph_cursor[:-3], "e30", "A" * 5000, graph_cursor + "x", forged):
         with pytest.raises(InvalidInput, match="not one this server gave"):
             api.read_graph(store, cursor=bad)
     with pytest.raises(InvalidInput, match="cursor must be a string"):

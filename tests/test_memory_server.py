@@ -192,6 +192,8 @@ BAD_CALLS = [
     ("search_nodes", {"query": "x", "limit": "5"}, "limit"),
     ("search_nodes", {"query": "x", "cursor": "bogus"}, "is not one this server gave"),
     ("search_nodes", {"query": "x", "since": "soon"}, "since must be an ISO 8601"),
+    ("search_nodes", {"query": "x", "since": "999999w"}, "since '999999w' is out of range"),
+    ("search_memory", {"query": "x", "since": "0001-01-01T00:00+01:00"}, "is out of range: it must fall within"),
     ("read_graph", {"Limit": 5}, "Limit: unknown argument; did you mean 'limit'?"),
     ("search_nodes", {"query": "x", "limit": 2.5}, "limit: expected a whole number, got 2.5"),
     ("rename_entity", {"oldName": "Ghost", "newName": "Spirit"}, "no entity named 'Ghost'"),
@@ -200,17 +202,20 @@ BAD_CALLS = [
 ]
 
 
-def test_bad_input_over_the_wire_is_an_error_result_naming_the_item(tmp_path):
+@pytest.mark.parametrize("modern", [False, True], ids=["handshake", "2026-07-28"])
+def test_bad_input_over_the_wire_is_an_error_result_naming_the_item(tmp_path, modern):
     with pipe_server(MEMORY, env=store_env(tmp_path / "m.db")) as server:
-        server.initialize()
+        if not modern:
+            server.initialize()
         for name, arguments, message in BAD_CALLS:
-            result = server.call_tool(name, arguments)
+            result = server.call_tool(name, arguments, modern=modern)
             assert result["isError"] and message in text_of(result), (name, arguments, text_of(result))
-        assert server.call_tool("read_graph", {})["structuredContent"] == {"entities": [], "relations": []}
+        empty = server.call_tool("read_graph", {}, modern=modern)
+        assert empty["structuredContent"] == {"entities": [], "relations": []}  # nothing was written
         # What clients really send: an argument the tool does not take is ignored, as the reference's zod does, and
         # 10.0 is 10.
-        server.call_tool("create_entities", {"entities": [entity(f"e{i}") for i in range(3)]})
-        ignored = server.call_tool("read_graph", {"verbose": True, "limit": 2.0})
+        server.call_tool("create_entities", {"entities": [entity(f"e{i}") for i in range(3)]}, modern=modern)
+        ignored = server.call_tool("read_graph", {"verbose": True, "limit": 2.0}, modern=modern)
         assert not ignored["isError"] and len(ignored["structuredContent"]["entities"]) == 2
         assert server.close() == 0
     assert "Traceback" not in server.stderr

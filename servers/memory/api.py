@@ -42,8 +42,8 @@ class Reply:
 
 
 def _listed(values: Sequence[str], limit: int = 20) -> str:
-    shown = ", ".join(value if value.startswith(("'", '"')) else repr(value) for value in values[:limit])
-    return shown + (f" and {len(values) - limit:,} more" if len(values) > limit else "")
+    """The first `limit` of `values` (each as a note shows it), then how many more."""
+    return ", ".join(values[:limit]) + (f" and {len(values) - limit:,} more" if len(values) > limit else "")
 
 
 # --- writes ---------------------------------------------------------------------------------------------------
@@ -56,7 +56,7 @@ def create_entities(store: Store, entities: Any) -> Reply:
     if outcome.skipped:
         note = (
             f"Skipped {len(outcome.skipped)} that already exist (or repeat a name in this call): "
-            f"{_listed(outcome.skipped)}. Use add_observations to add to them."
+            f"{_listed(list(map(repr, outcome.skipped)))}. Use add_observations to add to them."
         )
     return Reply(graph.dumps(created), {"entities": created}, note)
 
@@ -84,7 +84,8 @@ def _deleted(message: str, skipped: Sequence[str]) -> Reply:
 
 
 def delete_entities(store: Store, entityNames: Any) -> Reply:
-    return _deleted("Entities deleted successfully", graph.delete_entities(store, entityNames).skipped)
+    skipped = graph.delete_entities(store, entityNames).skipped
+    return _deleted("Entities deleted successfully", list(map(repr, skipped)))
 
 
 def delete_observations(store: Store, deletions: Any) -> Reply:
@@ -183,17 +184,7 @@ def _recent_items(tx: Tx, start: int, since: str | None, until: str | None) -> I
 
 def _graph_items(tx: Tx, start_id: int) -> Iterator[Item]:
     """The whole graph from entity `start_id`, oldest first, each relation with its older end."""
-    while True:
-        batch = [
-            row[0]
-            for row in tx.conn.execute(
-                # `+project_id`: walk the ids in order; an index on the project would read all 100k and sort
-                "SELECT id FROM entities WHERE +project_id = ? AND id >= ? ORDER BY id LIMIT ?",
-                (tx.project_id, start_id, BATCH),
-            )
-        ]
-        if not batch:
-            return
+    while batch := graph.ids_from(tx, start_id, BATCH):
         yield from _items(batch, *_load(tx, batch), lambda entity_id: entity_id)
         start_id = batch[-1] + 1
 
@@ -208,15 +199,16 @@ class _Paging:
     note: str | None = None
 
 
-def _graph_reply(page: Page, paging: _Paging, position: dict[str, int] | None) -> Reply:
+def _graph_reply(page: Page, paging: _Paging, following: dict[str, int]) -> Reply:
+    """The reply for `page`; when more follows, with a cursor to the position `following`."""
     result: dict[str, Any] = {"entities": page.entities, "relations": page.relations}
     if paging.paged or page.more or paging.note:
         result["totalEntities"] = paging.total_entities
         if paging.total_relations is not None:
             result["totalRelations"] = paging.total_relations
     notes_ = [paging.note] if paging.note else []
-    if page.more and position is not None:
-        cursor = encode_cursor(paging.key, position)
+    if page.more:
+        cursor = encode_cursor(paging.key, following)
         result["nextCursor"] = cursor
         shown = f"This page holds {len(page.entities):,} of {paging.total_entities:,} entities"
         cut = f"; entity {page.cut!r} continues on the next page" if page.cut else ""
@@ -246,7 +238,7 @@ def read_graph(
         totals = tx.conn.execute(
             "SELECT entities, relations FROM projects WHERE id = ?", (tx.project_id,)
         ).fetchone() or (0, 0)
-    following = {"id": page.next_id, "part": page.next_part} if page.more else None
+    following = {"id": page.next_id, "part": page.next_part}
     paged = count is not None or cursor is not None
     paging = _Paging(more or _again("read_graph"), key, paged, totals[0], totals[1])
     return _graph_reply(page, paging, following)
@@ -296,7 +288,7 @@ def search_nodes(
         note = "No entity holds every word of the query; these hold some of them, best first."
     following = {"index": start + page.finished, "part": page.next_part, "mode": search.MODES.index(mode)}
     paging = _Paging(_again("search_nodes"), key, count is not None or cursor is not None, total, note=note)
-    return _graph_reply(page, paging, following if page.more else None)
+    return _graph_reply(page, paging, following)
 
 
 def open_nodes(
@@ -324,7 +316,7 @@ def open_nodes(
         page = fill(_ranked_items(tx, ids, start), position["part"], count, budget)
     following = {"index": start + page.finished, "part": page.next_part}
     paging = _Paging(more or _again("open_nodes"), key, count is not None or cursor is not None, len(ids))
-    reply = _graph_reply(page, paging, following if page.more else None)
+    reply = _graph_reply(page, paging, following)
     if not missing:
         return reply
     result = {**reply.structured, "notFound": missing}  # type: ignore[dict-item]

@@ -77,7 +77,8 @@ def export_main(argv: list[str]) -> int:
         print(f"deskmcp memory export: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"deskmcp memory export: cannot write {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        where = args.file or "standard output"
+        print(f"deskmcp memory export: cannot write {where}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     print(f"deskmcp memory export: {count:,} lines written to {args.file}", file=sys.stderr)
     return 0

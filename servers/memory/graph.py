@@ -171,6 +171,13 @@ def ids_by_name(tx: Tx, names: Sequence[str]) -> dict[str, int]:
     return found
 
 
+def ids_from(tx: Tx, first_id: int, count: int) -> list[int]:
+    """Up to `count` of the project's entity ids from `first_id` on, in order: oldest first."""
+    # `+project_id`: walk the ids in order; the index on the project would read all of them and sort
+    sql = "SELECT id FROM entities WHERE +project_id = ? AND id >= ? ORDER BY id LIMIT ?"
+    return [row[0] for row in tx.conn.execute(sql, (tx.project_id, first_id, count))]
+
+
 def names_starting(store: Store, prefix: Any) -> list[str]:
     """Names of entities that start with `prefix` (ASCII letters in either case), in name order: completion."""
     typed = inputs.text(prefix, "the value to complete", inputs.NAME_MAX, blank_ok=True)
@@ -181,6 +188,12 @@ def names_starting(store: Store, prefix: Any) -> list[str]:
             (tx.project_id, pattern),
         )
         return [row[0] for row in rows]
+
+
+def fts_string(text: str) -> str:
+    """`text` as an FTS5 string, so its syntax is just text. A NUL would end the query early (an FTS5 syntax error);
+    to the tokenizer it separates words, as a space does, so it becomes one."""
+    return '"' + text.replace('"', '""').replace("\x00", " ") + '"'
 
 
 def not_found(tx: Tx, missing: Sequence[str], next_step: str) -> NotFound:
@@ -201,7 +214,7 @@ def _same_but_for_case(tx: Tx, name: str) -> list[str]:
     """
     if not any("A" <= char <= "Z" or "a" <= char <= "z" for char in name):
         return []
-    phrase = 'name : ^"' + name.replace('"', '""') + '"'
+    phrase = "name : ^" + fts_string(name)
     rows = tx.conn.execute(
         "SELECT e.name FROM entity_index CROSS JOIN entities e ON e.id = entity_index.rowid WHERE entity_index MATCH ? "
         "AND e.project_id = ? AND e.name = ? COLLATE NOCASE ORDER BY e.name LIMIT 3",
@@ -277,7 +290,7 @@ def touch(tx: Tx, entity_ids: Iterable[int]) -> None:
 
 
 def create_entities(store: Store, entities: Any) -> Outcome:
-    """Make each entity whose name is new; `done` holds the `Entity`s made, `skipped` the names already there."""
+    """Make each entity whose name is new; `done` holds the `NewEntity`s made, `skipped` the names already there."""
     checked = new_entities(entities)
     outcome = Outcome()
     with store.write() as tx:
@@ -287,10 +300,7 @@ def create_entities(store: Store, entities: Any) -> Outcome:
                 outcome.skipped.append(entity.name)
                 continue
             existing[entity.name] = insert_entity(tx, entity)
-            observations = tuple(Observation(text, tx.now) for text in entity.observations)
-            outcome.done.append(
-                Entity(existing[entity.name], entity.name, entity.entity_type, tx.now, tx.now, observations)
-            )
+            outcome.done.append(entity)
     return outcome
 
 
@@ -316,18 +326,20 @@ def insert_observation(tx: Tx, entity_id: int, text: str, tags: Sequence[str] = 
     )
 
 
-def insert_relation(tx: Tx, from_id: int, to_id: int, relation_type: str, created: str | None = None) -> int | None:
-    """Add one relation unless it exists; its id if added."""
-    cursor = tx.conn.execute(
-        "INSERT OR IGNORE INTO relations (project_id, from_id, to_id, relation_type, created_at) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (tx.project_id, from_id, to_id, relation_type, created or tx.now),
+def insert_relation(tx: Tx, from_id: int, to_id: int, relation_type: str, created: str | None = None) -> bool:
+    """Add one relation unless it exists; True if added."""
+    return (
+        tx.conn.execute(
+            "INSERT OR IGNORE INTO relations (project_id, from_id, to_id, relation_type, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (tx.project_id, from_id, to_id, relation_type, created or tx.now),
+        ).rowcount
+        > 0
     )
-    return cursor.lastrowid if cursor.rowcount else None
 
 
 def create_relations(store: Store, relations: Any) -> Outcome:
-    """Make each relation that is new; `done` holds the `Relation`s made, `skipped` the ones already there."""
+    """Make each relation that is new; `done` holds the `RelationKey`s made, `skipped` the ones already there."""
     checked = relation_keys(relations)
     outcome = Outcome()
     with store.write() as tx:
@@ -336,19 +348,14 @@ def create_relations(store: Store, relations: Any) -> Outcome:
         if missing:
             raise not_found(tx, missing, "Create missing entities with create_entities first; no relation was made.")
         for key in checked:
-            made = insert_relation(tx, ids[key.source], ids[key.target], key.relation_type)
-            if made is not None:
-                outcome.done.append(Relation(made, ids[key.source], ids[key.target], *_fields(key)))
+            if insert_relation(tx, ids[key.source], ids[key.target], key.relation_type):
+                outcome.done.append(key)
             else:
                 outcome.skipped.append(describe_relation(key))
     return outcome
 
 
-def _fields(key: RelationKey) -> tuple[str, str, str]:
-    return key.source, key.target, key.relation_type
-
-
-def describe_relation(key: RelationKey | Relation) -> str:
+def describe_relation(key: RelationKey) -> str:
     return f"{key.source!r} {key.relation_type} {key.target!r}"
 
 

@@ -87,6 +87,6 @@ def _move_relations(tx: Tx, source_id: int, target_id: int) -> tuple[int, int]:
         if from_id == to_id:
             dropped += 1
             continue
-        inserted = insert_relation(tx, from_id, to_id, relation_type, created) is not None
+        inserted = insert_relation(tx, from_id, to_id, relation_type, created)
         moved, dropped = moved + inserted, dropped + (not inserted)
     return moved, dropped

@@ -21,13 +21,13 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Final
 
 from deskmcp.servers.memory import graph, inputs
 from deskmcp.servers.memory.errors import MemoryServerError
-from deskmcp.servers.memory.store import Store, Tx
+from deskmcp.servers.memory.store import Store, Tx, stamp
 
 LINE_MAX: Final = 16 * 1024 * 1024
 BATCH: Final = 500
@@ -108,13 +108,10 @@ def _time(value: Any, what: str, line: int, report: ImportReport) -> str | None:
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
+        return stamp(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+    except (ValueError, OverflowError):  # OverflowError: a time next to year 1 or 9999 that UTC moves past it
         report.problem(line, f"{what} {str(value)[:40]!r} is not an ISO 8601 time; the import time is used")
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _parallel(item: dict[str, Any], key: str, length: int, line: int, report: ImportReport) -> list[Any]:
@@ -203,7 +200,7 @@ def _store_relation(tx: Tx, record: _Relation, report: ImportReport) -> None:
     if missing:
         report.problem(record.line, f"relation {graph.describe_relation(key)} skipped: no entity named {missing[0]!r}")
         return
-    made = graph.insert_relation(tx, ids[key.source], ids[key.target], key.relation_type, record.created) is not None
+    made = graph.insert_relation(tx, ids[key.source], ids[key.target], key.relation_type, record.created)
     report.relations += made
     report.unchanged += not made
 
@@ -249,20 +246,11 @@ def _flush(
 def export_lines(store: Store, *, timestamps: bool = True) -> Iterator[str]:
     """The project as JSONL lines (no newlines), entities oldest first, then relations; one consistent snapshot."""
     with store.read() as tx:
-        after = 0
-        while True:
-            ids = [
-                row[0]
-                for row in tx.conn.execute(
-                    "SELECT id FROM entities WHERE +project_id = ? AND id > ? ORDER BY id LIMIT ?",  # in id order
-                    (tx.project_id, after, BATCH),
-                )
-            ]
-            if not ids:
-                break
+        first = 0
+        while ids := graph.ids_from(tx, first, BATCH):
             entities = graph.load_entities(tx, ids)
             yield from (_entity_line(entities[entity_id], timestamps) for entity_id in ids)
-            after = ids[-1]
+            first = ids[-1] + 1
         rows = tx.conn.execute(
             "SELECT f.name, t.name, r.relation_type, r.created_at FROM relations r JOIN entities f ON f.id = r.from_id "
             "JOIN entities t ON t.id = r.to_id WHERE r.project_id = ? ORDER BY r.id",

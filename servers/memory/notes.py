@@ -325,7 +325,7 @@ COMMANDS: Final[Mapping[str, tuple[Callable[..., str], tuple[str, ...], tuple[st
 
 def execute(store: Store, command: Any, arguments: Mapping[str, Any]) -> str:
     """Run one command with the arguments it takes (others, such as null ones a client fills in, are ignored)."""
-    if command not in COMMANDS:
+    if not isinstance(command, str) or command not in COMMANDS:
         raise InvalidInput(f"Unknown command {command!r}; the memory tool's commands are: {', '.join(COMMANDS)}")
     function, required, optional = COMMANDS[command]
     missing = [name for name in required if arguments.get(name) is None]

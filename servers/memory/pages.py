@@ -27,6 +27,7 @@ from deskmcp.servers.memory.errors import InvalidInput
 DEFAULT_BUDGET: Final = 80_000  # characters of text, about 20,000 tokens
 CURSOR_VERSION: Final = 1
 CURSOR_MAX: Final = 1_000
+POSITION_MAX: Final = 2**63 - 1  # SQLite's largest integer: a position goes into queries
 _RESERVED: Final = 1_200  # the wrapper, totals, cursor and a note that may name a long entity
 # Characters of one item in the pretty-printed reply besides its strings: braces, keys, indentation, commas.
 _ENTITY_OVERHEAD: Final = 83
@@ -46,7 +47,8 @@ def encode_cursor(key: str, position: dict[str, Any]) -> str:
 
 
 def decode_cursor(cursor: Any, key: str, fields: Sequence[str]) -> dict[str, Any]:
-    """The position in `cursor`, which must have been made for the query `key` and hold whole-number `fields`."""
+    """The position in `cursor`, which must have been made for the query `key` and hold `fields`, whole numbers
+    from 0 to `POSITION_MAX`."""
     if not isinstance(cursor, str):
         raise InvalidInput(f"cursor must be a string (the nextCursor of an earlier page), got {type(cursor).__name__}")
     try:
@@ -61,7 +63,7 @@ def decode_cursor(cursor: Any, key: str, fields: Sequence[str]) -> dict[str, Any
             "cursor belongs to a different query (another tool, project, query text, names or filters); repeat "
             "the call that returned it with the same arguments, or leave cursor out to start again"
         )
-    if not valid or not all(type(data.get(name)) is int and data[name] >= 0 for name in fields):
+    if not valid or not all(type(data.get(name)) is int and 0 <= data[name] <= POSITION_MAX for name in fields):
         msg = f"cursor {cursor[:40]!r} is not one this server gave; pass back nextCursor unchanged, or leave it out"
         raise InvalidInput(msg + " to start from the beginning")
     return data

@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from deskmcp.servers.memory import graph, inputs
 from deskmcp.servers.memory.errors import InvalidInput
-from deskmcp.servers.memory.store import Tx
+from deskmcp.servers.memory.store import Tx, stamp
 
 MODES: Final = ("all", "any", "substring", "recent")
 NAME_WEIGHTS: Final = "10.0, 3.0"  # an entity's own row: name, type
@@ -38,7 +38,7 @@ _UNITS: Final = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w
 def terms(query: str) -> list[str]:
     """The query's pieces that hold a letter or digit, as quoted FTS5 prefix terms."""
     pieces = [piece for piece in query.split() if _WORDLIKE.search(piece)]
-    return ['"' + piece.replace('"', '""') + '"*' for piece in dict.fromkeys(pieces)]
+    return [graph.fts_string(piece) + "*" for piece in dict.fromkeys(pieces)]
 
 
 def parse_time(value: Any, where: str) -> str | None:
@@ -47,18 +47,16 @@ def parse_time(value: Any, where: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise InvalidInput(f"{where} must be a string such as '2026-11-01' or '7d', got {type(value).__name__}")
-    if age := _AGE.fullmatch(value):
-        ago = timedelta(**{_UNITS[age.group(2).lower()]: int(age.group(1))})
-        moment = datetime.now(timezone.utc) - ago
-    else:
-        try:
-            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            msg = f"{where} must be an ISO 8601 date or time such as '2026-11-01' or '2026-11-01T09:30Z', or an age"
-            raise InvalidInput(f"{msg} such as '30m', '12h', '7d' or '2w'; got {value[:60]!r}") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    try:
+        if age := _AGE.fullmatch(value):
+            ago = timedelta(**{_UNITS[age.group(2).lower()]: int(age.group(1))})
+            return stamp(datetime.now(timezone.utc) - ago)
+        return stamp(datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00")))
+    except ValueError:
+        msg = f"{where} must be an ISO 8601 date or time such as '2026-11-01' or '2026-11-01T09:30Z', or an age"
+        raise InvalidInput(f"{msg} such as '30m', '12h', '7d' or '2w'; got {value[:60]!r}") from None
+    except OverflowError:  # 999999w ago, or a time next to year 1 or 9999 that UTC moves past it
+        raise InvalidInput(f"{where} {value[:60]!r} is out of range: it must fall within the years 1 to 9999") from None
 
 
 def check_query(value: Any) -> str:

@@ -80,9 +80,17 @@ def parse_project(raw: str) -> str:
     return name
 
 
+def stamp(moment: datetime) -> str:
+    """`moment` as stored: ISO 8601 UTC with milliseconds, as JavaScript's `toISOString()` writes it (a time
+    without a zone is taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def now() -> str:
-    """The current time as stored: ISO 8601 UTC with milliseconds, as JavaScript's `toISOString()` writes it."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """The current time as stored."""
+    return stamp(datetime.now(timezone.utc))
 
 
 @dataclass(slots=True)
