@@ -27,6 +27,8 @@ INHERITED: Final = {
 }  # fmt: skip
 # The PATH an app started from the Dock or a desktop launcher gets: not the shell's (no ~/.local/bin, no Homebrew).
 GUI_PATH: Final = {"darwin": "/usr/bin:/bin:/usr/sbin:/sbin", "linux": "/usr/local/bin:/usr/bin:/bin"}
+# How the ids of the VS Code inputs deskmcp adds begin: what tells them from the user's own when checking and removing.
+INPUT_PREFIX: Final = "deskmcp_"
 
 
 @dataclass(frozen=True)
@@ -135,8 +137,8 @@ class Host:
             return None
         return {**entry, "env": {**entry.get("env", {}), variable: self.reference.format(name=variable)}}
 
-    def input_for(self, value: str) -> dict[str, Any] | None:
-        """The `inputs` item a value needs (VS Code's prompts); None for other hosts."""
+    def input_for(self, variable: str, value: str) -> dict[str, Any] | None:
+        """The `inputs` item the `env` value of `variable` needs (VS Code's prompts); None for other hosts."""
         return None
 
     def expand(self, text: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
@@ -229,13 +231,13 @@ class VSCode(Host):
         return self.platform.app_data / "Code" / "User" / "mcp.json"
 
     def refer(self, entry: dict[str, Any], variable: str, description: str) -> dict[str, Any] | None:
-        return {**entry, "env": {**entry.get("env", {}), variable: "${input:" + variable.lower() + "}"}}
+        input_id = INPUT_PREFIX + variable.lower().removeprefix(INPUT_PREFIX)
+        return {**entry, "env": {**entry.get("env", {}), variable: "${input:" + input_id + "}"}}
 
-    def input_for(self, value: str) -> dict[str, Any] | None:
+    def input_for(self, variable: str, value: str) -> dict[str, Any] | None:
         match = self.INPUT.match(value)
         if match is None:
             return None
-        variable = match.group("id").upper()
         return {"type": "promptString", "id": match.group("id"), "description": variable, "password": True}
 
 

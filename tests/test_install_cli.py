@@ -287,6 +287,21 @@ def test_a_bare_env_key_uses_the_hosts_own_reference_so_the_secret_never_lands_i
     assert "deskmcp_echo_token" not in (home / path).read_text(encoding="utf-8")
 
 
+def test_vscode_prompts_for_a_variable_that_is_not_a_setting_and_uninstall_removes_the_prompt(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    argv = ["vscode", "calculator", "--env", "SOME_VAR", "--launcher", "python", "--force"]
+    assert install_command.main(argv, fake_platform(home)) == 0
+    config = home / ".config" / "Code" / "User" / "mcp.json"
+    data = json.loads(config.read_text(encoding="utf-8"))
+    assert data["servers"]["calculator"]["env"] == {"SOME_VAR": "${input:deskmcp_some_var}"}
+    assert data["inputs"] == [{**PROMPT, "id": "deskmcp_some_var", "description": "SOME_VAR"}]
+    from deskmcp.install import uninstall
+
+    assert uninstall.main(["vscode", "calculator"], fake_platform(home)) == 0
+    assert "some_var" not in config.read_text(encoding="utf-8")
+
+
 def test_an_unknown_or_invalid_setting_is_refused_before_anything_is_written(home, capsys):
     before = claude_file(home).read_bytes()
     assert (
