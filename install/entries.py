@@ -145,7 +145,6 @@ class EnvValue:
     variable: str
     value: str | None
     secret: bool
-    description: str
 
 
 def parse_env_options(options: Iterable[str]) -> list[tuple[str, str | None]]:
@@ -185,7 +184,7 @@ def env_value(variable: str, setting: Any, value: str | None) -> EnvValue:
     elif value and setting is not None:
         _check(setting, variable, value)
     secret = setting is not None and setting.secret and not is_file
-    return EnvValue(variable, value, secret, setting.help if setting is not None else variable)
+    return EnvValue(variable, value, secret)
 
 
 def _check(setting: Any, variable: str, value: str) -> None:

@@ -131,7 +131,7 @@ class Host:
     def scopes(self) -> tuple[str, ...]:
         return ("user", "project") if self.project_file else ("user",)
 
-    def refer(self, entry: dict[str, Any], variable: str, description: str) -> dict[str, Any] | None:
+    def refer(self, entry: dict[str, Any], variable: str) -> dict[str, Any] | None:
         """`entry` with `variable` filled by the host from outside the file, or None where the host cannot."""
         if self.reference is None:
             return None
@@ -230,7 +230,7 @@ class VSCode(Host):
     def user_file(self) -> PurePath:
         return self.platform.app_data / "Code" / "User" / "mcp.json"
 
-    def refer(self, entry: dict[str, Any], variable: str, description: str) -> dict[str, Any] | None:
+    def refer(self, entry: dict[str, Any], variable: str) -> dict[str, Any] | None:
         input_id = INPUT_PREFIX + variable.lower().removeprefix(INPUT_PREFIX)
         return {**entry, "env": {**entry.get("env", {}), variable: "${input:" + input_id + "}"}}
 
@@ -356,7 +356,7 @@ class Codex(Host):
         configured = self.platform.environ.get("CODEX_HOME")
         return (self.platform.path(configured) if configured else self.platform.home / ".codex") / "config.toml"
 
-    def refer(self, entry: dict[str, Any], variable: str, description: str) -> dict[str, Any] | None:
+    def refer(self, entry: dict[str, Any], variable: str) -> dict[str, Any] | None:
         names = [*entry.get("env_vars", []), variable]
         return {**entry, "env_vars": list(dict.fromkeys(names))}
 
