@@ -117,6 +117,24 @@ def test_an_unparsable_file_is_left_byte_for_byte_with_its_line_and_column(home)
         assert where in done.stderr and str(claude_file(home)) in done.stderr
 
 
+def test_a_file_changed_while_deskmcp_edits_it_is_edited_again_and_backed_up_as_it_was_just_before(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text('{"a": 1}', encoding="utf-8")
+    seen = []
+
+    def edit(old: str | None) -> str:
+        seen.append(old)
+        if len(seen) == 1:  # the host rewrites the file while deskmcp works out its change
+            config.write_text('{"a": 2}', encoding="utf-8")
+        return (old or "").replace("}", ', "b": 3}')
+
+    outcome = configfile.change(config, edit, create=False)
+    assert seen == ['{"a": 1}', '{"a": 2}']
+    assert config.read_text(encoding="utf-8") == '{"a": 2, "b": 3}'
+    assert outcome.backup == configfile.backup_path(config)
+    assert outcome.backup.read_text(encoding="utf-8") == '{"a": 2}'
+
+
 def test_a_read_only_file_is_refused_and_unchanged(home):
     claude_file(home).chmod(0o444)
     done = run(home, "install", "claude-desktop", "calculator", "--launcher", "python")
