@@ -17,25 +17,12 @@ from deskmcp.install import install as install_command
 from deskmcp.install.hosts import Platform
 from deskmcp.shared import cli
 from hostpipes import ROOT, deskmcp_command
+from test_install_documents import CLAUDE
 
 
 def is_this_python(command: str) -> bool:
     """The console script's interpreter (python3) or this one (python): the same venv's Python."""
     return Path(command).is_absolute() and Path(command).resolve() == Path(sys.executable).resolve()
-
-
-CLAUDE = """{
-  "globalShortcut": "Ctrl+Space",
-  "mcpServers": {
-    "github": {
-      "command": "npx",
-      "args": ["-y", "@modelcontextprotocol/server-github"],
-      "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "ghp_abcdefgh123"}
-    }
-  },
-  "preferences": {"menuBarEnabled": true, "名前": "日本語"}
-}
-"""
 
 
 def claude_file(home: Path) -> Path:
@@ -98,7 +85,7 @@ def test_dry_run_prints_a_masked_diff_and_writes_nothing(home):
     assert claude_file(home).read_bytes() == before
     assert not configfile.backup_path(claude_file(home)).exists()
     assert '+    "calculator": {' in done.stdout and '+      "command": "/' in done.stdout
-    assert "ghp_abcdefgh123" not in done.stdout + done.stderr  # a neighbour's token in the context lines is masked
+    assert "ghp_abcdefgh" not in done.stdout + done.stderr  # a neighbour's token in the context lines is masked
 
 
 def test_an_unparsable_file_is_left_byte_for_byte_with_its_line_and_column(home):
@@ -112,7 +99,7 @@ def test_an_unparsable_file_is_left_byte_for_byte_with_its_line_and_column(home)
         where = (
             "line 2, column 22: not UTF-8"
             if b"\xff" in content
-            else f"line 10, column {broken.splitlines()[9].decode().index(',}') + 1}: trailing comma"
+            else f"line 11, column {broken.splitlines()[10].decode().index(',}') + 1}: trailing comma"
         )
         assert where in done.stderr and str(claude_file(home)) in done.stderr
 
@@ -182,7 +169,7 @@ def test_racing_installers_lose_no_entry(home):
     for process in processes:
         assert process.wait(120) == 0, process.stderr.read() if process.stderr else ""
     servers = json.loads(claude_file(home).read_text(encoding="utf-8"))["mcpServers"]
-    assert set(servers) == {"github", *(f"calc{n}" for n in range(6))}
+    assert set(servers) == {*json.loads(CLAUDE)["mcpServers"], *(f"calc{n}" for n in range(6))}
 
 
 def test_another_servers_entry_of_the_same_name_is_not_replaced_without_force(home):
