@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -379,3 +380,26 @@ def test_call_prints_the_result_types_arguments_by_schema_and_exits_1_on_is_erro
     assert listed.returncode == 0 and "[FILE] note.txt" in listed.stdout
     unknown = subprocess.run(deskmcp_command("call", "calculator", "nope"), capture_output=True, text=True, timeout=60)
     assert unknown.returncode == 2 and "calculate, statistics" in unknown.stderr
+
+
+def test_call_arguments_are_typed_by_the_schema_and_bad_ones_are_clear_errors():
+    from deskmcp.install.call import parse_arguments
+
+    schema = {
+        "properties": {
+            "text": {"type": "string"},
+            "count": {"type": "integer"},
+            "either": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        }
+    }
+    typed = parse_arguments(["text=12", "count=3", "either=x y", "extra=[1, 2]", "other=word"], None, schema)
+    assert typed == {"text": "12", "count": 3, "either": "x y", "extra": [1, 2], "other": "word"}
+    assert parse_arguments(["count=4"], '{"text": "a", "count": 1}', schema) == {"text": "a", "count": 4}
+    for pairs, raw_json, message in [
+        (["count=many"], None, "count takes integer; 'many' is not"),
+        (["count"], None, "expected key=value, got 'count'"),
+        ([], "{", "--json is not valid JSON"),
+        ([], "[1]", "--json must be a JSON object"),
+    ]:
+        with pytest.raises(SystemExit, match=re.escape(message)):
+            parse_arguments(pairs, raw_json, schema)
