@@ -30,14 +30,18 @@ def claude_file(home: Path) -> Path:
     return home / ".config" / "Claude" / "claude_desktop_config.json"
 
 
+def home_environment(home: Path) -> dict[str, str]:
+    """The environment of a deskmcp whose home is `home` (its lock folder in there too)."""
+    return {"HOME": str(home), "PATH": os.environ["PATH"], "XDG_CACHE_HOME": str(home / ".cache")}
+
+
 def run(home: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: str | None = None):
     """`deskmcp ARGS` in a subprocess whose home is `home` (and no terminal)."""
-    environment = {"HOME": str(home), "PATH": os.environ["PATH"], "XDG_CACHE_HOME": str(home / ".cache"), **(env or {})}
     return subprocess.run(
         deskmcp_command(*args),
         capture_output=True,
         text=True,
-        env=environment,
+        env={**home_environment(home), **(env or {})},
         cwd=cwd or home,
         input=stdin,
         timeout=120,
@@ -161,7 +165,7 @@ def test_racing_installers_lose_no_entry(home):
     processes = [
         subprocess.Popen(
             [*deskmcp_command("install", "claude-desktop", "calculator", "--name", f"calc{n}", "--launcher", "python")],
-            env={"HOME": str(home), "PATH": os.environ["PATH"], "XDG_CACHE_HOME": str(home / ".cache")},
+            env=home_environment(home),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
