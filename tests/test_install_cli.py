@@ -127,6 +127,21 @@ def test_a_file_changed_while_deskmcp_edits_it_is_edited_again_and_backed_up_as_
     assert outcome.backup.read_text(encoding="utf-8") == '{"a": 2}'
 
 
+def test_a_file_that_keeps_changing_under_deskmcp_is_left_to_the_host(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text('{"a": 0}', encoding="utf-8")
+    writes = iter(range(1, 100))
+
+    def edit(old: str | None) -> str:
+        config.write_text(f'{{"a": {next(writes)}}}', encoding="utf-8")  # the host rewrites it every time
+        return '{"b": 1}'
+
+    with pytest.raises(configfile.FileError, match="kept changing while deskmcp was writing it"):
+        configfile.change(config, edit, create=False)
+    assert config.read_text(encoding="utf-8") == f'{{"a": {configfile.ATTEMPTS}}}'
+    assert not configfile.backup_path(config).exists()
+
+
 def test_a_read_only_file_is_refused_and_unchanged(home):
     claude_file(home).chmod(0o444)
     done = run(home, "install", "claude-desktop", "calculator", "--launcher", "python")
