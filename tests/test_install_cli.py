@@ -142,6 +142,16 @@ def test_a_file_that_keeps_changing_under_deskmcp_is_left_to_the_host(tmp_path):
     assert not configfile.backup_path(config).exists()
 
 
+def test_a_second_deskmcp_waits_for_the_lock_and_gives_up_with_a_clear_error(tmp_path):
+    config = tmp_path / "config.json"
+    with configfile.locked(config):
+        with pytest.raises(configfile.FileError, match="another deskmcp is changing"):
+            with configfile.locked(config, timeout=0.1):
+                pass
+    with configfile.locked(config, timeout=0.1):  # released once the first is done
+        pass
+
+
 def test_a_read_only_file_is_refused_and_unchanged(home):
     claude_file(home).chmod(0o444)
     done = run(home, "install", "claude-desktop", "calculator", "--launcher", "python")
