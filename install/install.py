@@ -129,10 +129,8 @@ class Plan:
         self.mask = entries.Masker()
 
     def add(self, name: str, server: str, args: list[str], env: list[entries.EnvValue], start: entries.Launcher):
-        entry = entries.build_entry(self.host.entry_type, start, server, args, {})
         plain = {value.variable: value.value for value in env if value.value is not None}
-        if plain:
-            entry["env"] = plain
+        entry = entries.build_entry(self.host.entry_type, start, server, args, plain)
         for value in env:
             if value.value is None:
                 referred = self.host.refer(entry, value.variable)
