@@ -337,6 +337,13 @@ def test_vscode_prompts_for_a_variable_that_is_not_a_setting_and_uninstall_remov
     assert "some_var" not in config.read_text(encoding="utf-8")
 
 
+def test_a_variable_every_server_reads_is_passed_to_each_server_installed(home):
+    argv = ["claude-desktop", "calculator", "memory", "--env", "DESKMCP_LOG_LEVEL=debug", "--launcher", "python"]
+    assert install_command.main(argv, fake_platform(home)) == 0
+    servers = json.loads(claude_file(home).read_text(encoding="utf-8"))["mcpServers"]
+    assert servers["calculator"]["env"] == servers["memory"]["env"] == {"DESKMCP_LOG_LEVEL": "debug"}
+
+
 def test_an_unknown_or_invalid_setting_is_refused_before_anything_is_written(home, capsys):
     before = claude_file(home).read_bytes()
     assert (
