@@ -167,8 +167,9 @@ def source_files(server: str) -> dict[str, bytes]:
     packages = ["deskmcp.shared", "deskmcp.servers", cli.SERVERS[server][0]]
     for package in packages:
         folder = Path(importlib.import_module(package).__file__ or "").parent
-        pattern = "*" if package != "deskmcp.servers" else "__init__.py"
-        for path in sorted(folder.rglob(pattern) if pattern == "*" else folder.glob(pattern)):
+        # deskmcp.servers itself: its __init__.py, not the other servers beside this one
+        found = folder.glob("__init__.py") if package == "deskmcp.servers" else folder.rglob("*")
+        for path in sorted(found):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                 relative = "/".join(package.split(".")) + "/" + path.relative_to(folder).as_posix()
                 files[f"{SOURCES}/{relative}"] = path.read_bytes()

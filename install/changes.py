@@ -13,9 +13,7 @@ from typing import Any
 
 from deskmcp.install.documents import ConfigError, Document
 from deskmcp.install.entries import deskmcp_server
-from deskmcp.install.hosts import Host
-
-INPUT_PREFIX = "deskmcp_"
+from deskmcp.install.hosts import INPUT_PREFIX, Host
 
 
 def servers_in(data: Mapping[str, Any], host: Host) -> dict[str, Any]:
@@ -66,8 +64,8 @@ def put(doc: Document, host: Host, name: str, entry: Mapping[str, Any], *, repla
 
 
 def _add_inputs(doc: Document, host: Host, entry: Mapping[str, Any]) -> None:
-    for value in (entry.get("env") or {}).values():
-        item = host.input_for(str(value))
+    for variable, value in (entry.get("env") or {}).items():
+        item = host.input_for(str(variable), str(value))
         inputs = doc.data().get("inputs")
         known = {i.get("id") for i in inputs if isinstance(i, dict)} if isinstance(inputs, list) else set()
         if item is not None and item["id"] not in known:

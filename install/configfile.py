@@ -194,6 +194,8 @@ def change(path: Path, edit: Callable[[str | None], str], *, create: bool, dry_r
             backup = _keep_backup(target, raw, mode)
             if _write_atomically(target, new.encode("utf-8"), mode, raw):
                 return Outcome(path, old, new, written=True, backup=backup)
+            if backup is not None:
+                backup.unlink()  # it holds what the file was before it changed under us; the next attempt keeps that
     msg = f"{path} kept changing while deskmcp was writing it (is the host rewriting it?); it is unchanged"
     raise FileError(msg)
 

@@ -259,12 +259,15 @@ class TomlDocument:
     def _parse(self) -> None:
         try:
             self.doc = tomlkit.parse(self.text)
+            self._data = self.doc.unwrap()
         except tomlkit.exceptions.ParseError as exc:
             reason = str(exc).split(" at line ")[0]
             raise ParseError(f"line {exc.line}, column {exc.col}: {reason}") from None
+        except tomlkit.exceptions.KeyAlreadyPresent as exc:  # tomlkit sees a table declared twice, apart, on reading
+            raise ParseError(f"{str(exc).rstrip('.')}: a table is declared twice") from None
 
     def data(self) -> dict[str, Any]:
-        return self.doc.unwrap()
+        return self._data
 
     def _eol(self) -> str:
         return "\r\n" if "\r\n" in self.text else "\n"

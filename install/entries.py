@@ -19,12 +19,14 @@ from pathlib import Path, PurePath
 from typing import Any, Final
 
 from deskmcp.install.hosts import Platform
+from deskmcp.shared.cli import GRACE_VARIABLE, MAX_LINE_VARIABLE
+from deskmcp.shared.logs import LEVEL_VARIABLE
 
 MODULE: Final = "deskmcp.shared.cli"
 MASK: Final = "***"
 # Names that say "credential" in other servers' env blocks, masked when a diff shows them as context.
 SECRET_NAME: Final = re.compile(r"TOKEN|SECRET|PASSW|API_?KEY|PRIVATE|CREDENTIAL|AUTH", re.I)
-GLOBAL_VARIABLES: Final = ("DESKMCP_LOG_LEVEL", "DESKMCP_MAX_LINE_BYTES", "DESKMCP_SHUTDOWN_GRACE")
+GLOBAL_VARIABLES: Final = (LEVEL_VARIABLE, MAX_LINE_VARIABLE, GRACE_VARIABLE)  # every server's, not a setting
 
 
 class EntryError(Exception):
@@ -145,7 +147,6 @@ class EnvValue:
     variable: str
     value: str | None
     secret: bool
-    description: str
 
 
 def parse_env_options(options: Iterable[str]) -> list[tuple[str, str | None]]:
@@ -185,7 +186,7 @@ def env_value(variable: str, setting: Any, value: str | None) -> EnvValue:
     elif value and setting is not None:
         _check(setting, variable, value)
     secret = setting is not None and setting.secret and not is_file
-    return EnvValue(variable, value, secret, setting.help if setting is not None else variable)
+    return EnvValue(variable, value, secret)
 
 
 def _check(setting: Any, variable: str, value: str) -> None:

@@ -27,6 +27,8 @@ INHERITED: Final = {
 }  # fmt: skip
 # The PATH an app started from the Dock or a desktop launcher gets: not the shell's (no ~/.local/bin, no Homebrew).
 GUI_PATH: Final = {"darwin": "/usr/bin:/bin:/usr/sbin:/sbin", "linux": "/usr/local/bin:/usr/bin:/bin"}
+# How the ids of the VS Code inputs deskmcp adds begin: what tells them from the user's own when checking and removing.
+INPUT_PREFIX: Final = "deskmcp_"
 
 
 @dataclass(frozen=True)
@@ -129,14 +131,14 @@ class Host:
     def scopes(self) -> tuple[str, ...]:
         return ("user", "project") if self.project_file else ("user",)
 
-    def refer(self, entry: dict[str, Any], variable: str, description: str) -> dict[str, Any] | None:
+    def refer(self, entry: dict[str, Any], variable: str) -> dict[str, Any] | None:
         """`entry` with `variable` filled by the host from outside the file, or None where the host cannot."""
         if self.reference is None:
             return None
         return {**entry, "env": {**entry.get("env", {}), variable: self.reference.format(name=variable)}}
 
-    def input_for(self, value: str) -> dict[str, Any] | None:
-        """The `inputs` item a value needs (VS Code's prompts); None for other hosts."""
+    def input_for(self, variable: str, value: str) -> dict[str, Any] | None:
+        """The `inputs` item the `env` value of `variable` needs (VS Code's prompts); None for other hosts."""
         return None
 
     def expand(self, text: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
@@ -228,14 +230,14 @@ class VSCode(Host):
     def user_file(self) -> PurePath:
         return self.platform.app_data / "Code" / "User" / "mcp.json"
 
-    def refer(self, entry: dict[str, Any], variable: str, description: str) -> dict[str, Any] | None:
-        return {**entry, "env": {**entry.get("env", {}), variable: "${input:" + variable.lower() + "}"}}
+    def refer(self, entry: dict[str, Any], variable: str) -> dict[str, Any] | None:
+        input_id = INPUT_PREFIX + variable.lower().removeprefix(INPUT_PREFIX)
+        return {**entry, "env": {**entry.get("env", {}), variable: "${input:" + input_id + "}"}}
 
-    def input_for(self, value: str) -> dict[str, Any] | None:
+    def input_for(self, variable: str, value: str) -> dict[str, Any] | None:
         match = self.INPUT.match(value)
         if match is None:
             return None
-        variable = match.group("id").upper()
         return {"type": "promptString", "id": match.group("id"), "description": variable, "password": True}
 
 
@@ -354,7 +356,7 @@ class Codex(Host):
         configured = self.platform.environ.get("CODEX_HOME")
         return (self.platform.path(configured) if configured else self.platform.home / ".codex") / "config.toml"
 
-    def refer(self, entry: dict[str, Any], variable: str, description: str) -> dict[str, Any] | None:
+    def refer(self, entry: dict[str, Any], variable: str) -> dict[str, Any] | None:
         names = [*entry.get("env_vars", []), variable]
         return {**entry, "env_vars": list(dict.fromkeys(names))}
 

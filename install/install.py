@@ -129,13 +129,11 @@ class Plan:
         self.mask = entries.Masker()
 
     def add(self, name: str, server: str, args: list[str], env: list[entries.EnvValue], start: entries.Launcher):
-        entry = entries.build_entry(self.host.entry_type, start, server, args, {})
         plain = {value.variable: value.value for value in env if value.value is not None}
-        if plain:
-            entry["env"] = plain
+        entry = entries.build_entry(self.host.entry_type, start, server, args, plain)
         for value in env:
             if value.value is None:
-                referred = self.host.refer(entry, value.variable, value.description)
+                referred = self.host.refer(entry, value.variable)
                 if referred is None:
                     msg = (
                         f"{self.host.title} cannot fill {value.variable} from your environment or a prompt: give "
@@ -151,7 +149,7 @@ class Plan:
 
     def _secret_note(self, name: str, value: entries.EnvValue) -> str:
         safer = [f"--env {value.variable}_FILE=/path/to/file (a file only you can read)"]
-        if self.host.refer({}, value.variable, value.description) is not None:
+        if self.host.refer({}, value.variable) is not None:
             how = "asks for it" if self.host.name == "vscode" else "takes it from your environment"
             safer.insert(0, f"--env {value.variable} alone ({self.host.title} {how})")
         return (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from deskmcp.install import install as install_command
 from deskmcp.install.hosts import Platform
 from deskmcp.shared import cli
 from hostpipes import ROOT, deskmcp_command
+from test_install_documents import CLAUDE
 
 
 def is_this_python(command: str) -> bool:
@@ -24,32 +26,22 @@ def is_this_python(command: str) -> bool:
     return Path(command).is_absolute() and Path(command).resolve() == Path(sys.executable).resolve()
 
 
-CLAUDE = """{
-  "globalShortcut": "Ctrl+Space",
-  "mcpServers": {
-    "github": {
-      "command": "npx",
-      "args": ["-y", "@modelcontextprotocol/server-github"],
-      "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "ghp_abcdefgh123"}
-    }
-  },
-  "preferences": {"menuBarEnabled": true, "名前": "日本語"}
-}
-"""
-
-
 def claude_file(home: Path) -> Path:
     return home / ".config" / "Claude" / "claude_desktop_config.json"
 
 
+def home_environment(home: Path) -> dict[str, str]:
+    """The environment of a deskmcp whose home is `home` (its lock folder in there too)."""
+    return {"HOME": str(home), "PATH": os.environ["PATH"], "XDG_CACHE_HOME": str(home / ".cache")}
+
+
 def run(home: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: str | None = None):
     """`deskmcp ARGS` in a subprocess whose home is `home` (and no terminal)."""
-    environment = {"HOME": str(home), "PATH": os.environ["PATH"], "XDG_CACHE_HOME": str(home / ".cache"), **(env or {})}
     return subprocess.run(
         deskmcp_command(*args),
         capture_output=True,
         text=True,
-        env=environment,
+        env={**home_environment(home), **(env or {})},
         cwd=cwd or home,
         input=stdin,
         timeout=120,
@@ -98,7 +90,7 @@ def test_dry_run_prints_a_masked_diff_and_writes_nothing(home):
     assert claude_file(home).read_bytes() == before
     assert not configfile.backup_path(claude_file(home)).exists()
     assert '+    "calculator": {' in done.stdout and '+      "command": "/' in done.stdout
-    assert "ghp_abcdefgh123" not in done.stdout + done.stderr  # a neighbour's token in the context lines is masked
+    assert "ghp_abcdefgh" not in done.stdout + done.stderr  # a neighbour's token in the context lines is masked
 
 
 def test_an_unparsable_file_is_left_byte_for_byte_with_its_line_and_column(home):
@@ -112,9 +104,52 @@ def test_an_unparsable_file_is_left_byte_for_byte_with_its_line_and_column(home)
         where = (
             "line 2, column 22: not UTF-8"
             if b"\xff" in content
-            else f"line 10, column {broken.splitlines()[9].decode().index(',}') + 1}: trailing comma"
+            else f"line 11, column {broken.splitlines()[10].decode().index(',}') + 1}: trailing comma"
         )
         assert where in done.stderr and str(claude_file(home)) in done.stderr
+
+
+def test_a_file_changed_while_deskmcp_edits_it_is_edited_again_and_backed_up_as_it_was_just_before(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text('{"a": 1}', encoding="utf-8")
+    seen = []
+
+    def edit(old: str | None) -> str:
+        seen.append(old)
+        if len(seen) == 1:  # the host rewrites the file while deskmcp works out its change
+            config.write_text('{"a": 2}', encoding="utf-8")
+        return (old or "").replace("}", ', "b": 3}')
+
+    outcome = configfile.change(config, edit, create=False)
+    assert seen == ['{"a": 1}', '{"a": 2}']
+    assert config.read_text(encoding="utf-8") == '{"a": 2, "b": 3}'
+    assert outcome.backup == configfile.backup_path(config)
+    assert outcome.backup.read_text(encoding="utf-8") == '{"a": 2}'
+
+
+def test_a_file_that_keeps_changing_under_deskmcp_is_left_to_the_host(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text('{"a": 0}', encoding="utf-8")
+    writes = iter(range(1, 100))
+
+    def edit(old: str | None) -> str:
+        config.write_text(f'{{"a": {next(writes)}}}', encoding="utf-8")  # the host rewrites it every time
+        return '{"b": 1}'
+
+    with pytest.raises(configfile.FileError, match="kept changing while deskmcp was writing it"):
+        configfile.change(config, edit, create=False)
+    assert config.read_text(encoding="utf-8") == f'{{"a": {configfile.ATTEMPTS}}}'
+    assert not configfile.backup_path(config).exists()
+
+
+def test_a_second_deskmcp_waits_for_the_lock_and_gives_up_with_a_clear_error(tmp_path):
+    config = tmp_path / "config.json"
+    with configfile.locked(config):
+        with pytest.raises(configfile.FileError, match="another deskmcp is changing"):
+            with configfile.locked(config, timeout=0.1):
+                pass
+    with configfile.locked(config, timeout=0.1):  # released once the first is done
+        pass
 
 
 def test_a_read_only_file_is_refused_and_unchanged(home):
@@ -155,7 +190,7 @@ def test_racing_installers_lose_no_entry(home):
     processes = [
         subprocess.Popen(
             [*deskmcp_command("install", "claude-desktop", "calculator", "--name", f"calc{n}", "--launcher", "python")],
-            env={"HOME": str(home), "PATH": os.environ["PATH"], "XDG_CACHE_HOME": str(home / ".cache")},
+            env=home_environment(home),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
@@ -164,7 +199,7 @@ def test_racing_installers_lose_no_entry(home):
     for process in processes:
         assert process.wait(120) == 0, process.stderr.read() if process.stderr else ""
     servers = json.loads(claude_file(home).read_text(encoding="utf-8"))["mcpServers"]
-    assert set(servers) == {"github", *(f"calc{n}" for n in range(6))}
+    assert set(servers) == {*json.loads(CLAUDE)["mcpServers"], *(f"calc{n}" for n in range(6))}
 
 
 def test_another_servers_entry_of_the_same_name_is_not_replaced_without_force(home):
@@ -287,6 +322,28 @@ def test_a_bare_env_key_uses_the_hosts_own_reference_so_the_secret_never_lands_i
     assert "deskmcp_echo_token" not in (home / path).read_text(encoding="utf-8")
 
 
+def test_vscode_prompts_for_a_variable_that_is_not_a_setting_and_uninstall_removes_the_prompt(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    argv = ["vscode", "calculator", "--env", "SOME_VAR", "--launcher", "python", "--force"]
+    assert install_command.main(argv, fake_platform(home)) == 0
+    config = home / ".config" / "Code" / "User" / "mcp.json"
+    data = json.loads(config.read_text(encoding="utf-8"))
+    assert data["servers"]["calculator"]["env"] == {"SOME_VAR": "${input:deskmcp_some_var}"}
+    assert data["inputs"] == [{**PROMPT, "id": "deskmcp_some_var", "description": "SOME_VAR"}]
+    from deskmcp.install import uninstall
+
+    assert uninstall.main(["vscode", "calculator"], fake_platform(home)) == 0
+    assert "some_var" not in config.read_text(encoding="utf-8")
+
+
+def test_a_variable_every_server_reads_is_passed_to_each_server_installed(home):
+    argv = ["claude-desktop", "calculator", "memory", "--env", "DESKMCP_LOG_LEVEL=debug", "--launcher", "python"]
+    assert install_command.main(argv, fake_platform(home)) == 0
+    servers = json.loads(claude_file(home).read_text(encoding="utf-8"))["mcpServers"]
+    assert servers["calculator"]["env"] == servers["memory"]["env"] == {"DESKMCP_LOG_LEVEL": "debug"}
+
+
 def test_an_unknown_or_invalid_setting_is_refused_before_anything_is_written(home, capsys):
     before = claude_file(home).read_bytes()
     assert (
@@ -359,3 +416,26 @@ def test_call_prints_the_result_types_arguments_by_schema_and_exits_1_on_is_erro
     assert listed.returncode == 0 and "[FILE] note.txt" in listed.stdout
     unknown = subprocess.run(deskmcp_command("call", "calculator", "nope"), capture_output=True, text=True, timeout=60)
     assert unknown.returncode == 2 and "calculate, statistics" in unknown.stderr
+
+
+def test_call_arguments_are_typed_by_the_schema_and_bad_ones_are_clear_errors():
+    from deskmcp.install.call import parse_arguments
+
+    schema = {
+        "properties": {
+            "text": {"type": "string"},
+            "count": {"type": "integer"},
+            "either": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        }
+    }
+    typed = parse_arguments(["text=12", "count=3", "either=x y", "extra=[1, 2]", "other=word"], None, schema)
+    assert typed == {"text": "12", "count": 3, "either": "x y", "extra": [1, 2], "other": "word"}
+    assert parse_arguments(["count=4"], '{"text": "a", "count": 1}', schema) == {"text": "a", "count": 4}
+    for pairs, raw_json, message in [
+        (["count=many"], None, "count takes integer; 'many' is not"),
+        (["count"], None, "expected key=value, got 'count'"),
+        ([], "{", "--json is not valid JSON"),
+        ([], "[1]", "--json must be a JSON object"),
+    ]:
+        with pytest.raises(SystemExit, match=re.escape(message)):
+            parse_arguments(pairs, raw_json, schema)

@@ -172,6 +172,12 @@ def test_a_file_that_does_not_parse_is_refused_with_its_line_and_column(syntax, 
     assert where in str(raised.value)
 
 
+def test_a_toml_table_declared_twice_apart_is_refused_when_read():
+    text = '[mcp_servers.a]\ncommand = "x"\n[profiles.fast]\n[mcp_servers.b]\n[mcp_servers.a]\ncommand = "y"\n'
+    with pytest.raises(ParseError, match='Key "command" already exists: a table is declared twice'):
+        open_document(text, "toml")
+
+
 def test_a_servers_key_that_is_not_an_object_is_refused_not_replaced():
     for text in ('{"mcpServers": []}', '{"mcpServers": "none"}'):
         with pytest.raises(ConfigError, match="not an object"):

@@ -19,6 +19,7 @@ import pytest
 from deskmcp.install import install, probe
 from deskmcp.install.hosts import HOSTS, Platform
 from hostpipes import ROOT, deskmcp_command
+from test_install_cli import home_environment
 
 UV_DIR = Path(sys.executable).parent
 
@@ -40,8 +41,7 @@ def uv(name: str) -> str:
 def fake_home(tmp_path: Path) -> tuple[Path, Platform]:
     home = tmp_path / "home"
     home.mkdir()
-    environ = {"HOME": str(home), "PATH": os.environ["PATH"], "XDG_CACHE_HOME": str(home / ".cache")}
-    platform = Platform("linux", home, environ, tmp_path, native=True)
+    platform = Platform("linux", home, home_environment(home), tmp_path, native=True)
     for host_class in HOSTS.values():  # every host "installed": a folder it makes when it first runs
         host = host_class(platform)
         Path(next(m for m in host.markers if m != host.user_file)).mkdir(parents=True, exist_ok=True)
@@ -49,8 +49,9 @@ def fake_home(tmp_path: Path) -> tuple[Path, Platform]:
 
 
 def doctor(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"HOME": str(home), "PATH": os.environ["PATH"], "XDG_CACHE_HOME": str(home / ".cache")}
-    return subprocess.run(deskmcp_command("doctor", *args), capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        deskmcp_command("doctor", *args), capture_output=True, text=True, env=home_environment(home), timeout=300
+    )
 
 
 def test_every_host_gets_an_entry_that_doctor_starts_in_both_eras(tmp_path, capsys):
