@@ -104,7 +104,10 @@ class Connection:
                 raise ProbeError(f"no answer to {method} within {timeout:g} s") from None
             if message is None:
                 self._messages.put(None)
-                code = self.process.wait(5)
+                try:
+                    code = self.process.wait(5)
+                except subprocess.TimeoutExpired:
+                    raise ProbeError(f"the server closed its output without answering {method}") from None
                 raise ProbeError(f"the server exited (code {code}) before answering {method}")
             if "method" in message and "id" in message:  # a request from the server: we offer nothing
                 reply = {"result": {}} if message["method"] == "ping" else {"error": {"code": -32601, "message": "-"}}

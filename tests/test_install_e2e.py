@@ -114,6 +114,13 @@ def wheel(tmp_path_factory) -> Path:
     return next(out.glob("deskmcp-*.whl"))
 
 
+def test_a_server_that_closes_its_output_but_keeps_running_is_a_failure_not_a_crash():
+    """The probe behind doctor and call waits a moment for the process to exit; one that goes on running is reported."""
+    command = [sys.executable, "-c", "import os, time; os.close(1); time.sleep(6)"]
+    report = probe.check(command, dict(os.environ), "handshake", timeout=30)
+    assert report.error == "the server closed its output without answering initialize"
+
+
 def test_uvx_from_the_wheel_starts_a_server_that_completes_a_handshake(wheel):
     command = [uv("uvx"), "--from", str(wheel), "deskmcp", "calculator"]
     env = {**Platform.current().host_environment(gui=False), **uv_environment()}
