@@ -23,7 +23,16 @@ import mcp.types as types
 import pytest
 from deskmcp.servers.filesystem.uris import path_to_uri
 from deskmcp.shared.http import SessionEvents, approximate_size
-from hostpipes import ECHO_SERVER, HANDSHAKE, MODERN, deskmcp_command, host_env, modern_meta
+from hostpipes import (
+    ECHO_SERVER,
+    HANDSHAKE,
+    MODERN,
+    deskmcp_command,
+    host_env,
+    inotify_watches,
+    modern_meta,
+    next_event,
+)
 from httphost import (
     EVENT_STREAM,
     TOKEN,
@@ -196,11 +205,7 @@ async def test_a_subscribed_file_change_arrives_over_http_in_both_eras(tree: Pat
         async with sdk_http_client(server.url) as client:
             async with client.listen(resource_subscriptions=[uri]) as events:
                 (tree / "a" / "one.txt").write_text("and again")
-                with anyio.fail_after(10):
-                    async for event in events:
-                        if isinstance(event, ResourceUpdated):
-                            assert event.uri == uri
-                            break
+                assert (await next_event(events, ResourceUpdated, timeout=10)).uri == uri
             # a listen stream still open when the server stops ends with its final result, not a hang
             async with client.listen(resource_subscriptions=[uri]):
                 started = time.monotonic()
@@ -254,20 +259,6 @@ async def test_two_clients_keep_their_own_roots_and_subscriptions(tree: Path) ->
         async with sdk_http_client(server.url, mode="legacy") as c:  # a client without roots: the configured ones
             names = sorted(r.name for r in (await c.list_resources()).resources)
             assert names == ["a/one.txt", "b/two.txt", "top.txt"]
-
-
-def inotify_watches(pid: int) -> int:
-    """How many inotify watches process `pid` holds right now."""
-    count = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}") != "anon_inode:inotify":
-                continue
-            with open(f"/proc/{pid}/fdinfo/{fd}") as info:
-                count += sum(line.startswith("inotify wd:") for line in info)
-        except OSError:
-            continue
-    return count
 
 
 @pytest.mark.anyio
