@@ -360,6 +360,52 @@ async def test_replies_are_valid_json_whatever_they_hold(tmp_path: Path) -> None
             assert (await session.result(3, "ping"))["result"] == {}
 
 
+HOSTILE_BODIES = [
+    b"{",
+    b"\xff\xfe",
+    b"[]",
+    b"[" * 100_000,
+    b'[{"jsonrpc":"2.0","id":5,"method":"ping"}]',
+    b'{"jsonrpc":"2.0","id":1e400,"method":"ping"}',
+    b'{"jsonrpc":"2.0","id":' + b"9" * 5000 + b',"method":"ping"}',
+    b'{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}',
+    b'{"jsonrpc":"2.0","id":3,"method":"\\ud800"}',
+    b'{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo","arguments":{"text":"\\ud800"}}}',
+    b'{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"\\ud800","arguments":{}}}',
+    b'{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"crash","arguments":{}}}',
+    b'{"jsonrpc":"2.0","id":7,"method":"prompts/list"}',
+    b'{"jsonrpc":"2.0","id":8,"result":{}}',
+    b'{"jsonrpc":"2.0","id":9,"error":{"code":0,"message":"x"}}',
+    b'{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"\\ud800"}}',
+    b'{"jsonrpc":"2.0","id":10,"method":"tools/call","params":' + b'{"a":' * 3000 + b"1" + b"}" * 3000 + b"}",
+]
+
+
+@pytest.mark.anyio
+async def test_no_body_or_header_a_client_sends_breaks_a_reply_or_the_server() -> None:
+    """Malformed and hostile bodies, in a session, with a session id that is not ASCII, and with a bogus protocol
+    version: every answer is a refusal or valid JSON-RPC without error code 0, and the session serves on."""
+    with http_server(ECHO_SERVER, WITH_TOKEN) as server:
+        async with httpx2.AsyncClient(timeout=30) as http:
+            session = await RawSession(http, server.url).open()
+            variants = [
+                session.headers,
+                {**session.headers, "Mcp-Session-Id": b"\xff\xfe\x80"},
+                {**session.headers, "MCP-Protocol-Version": "garbage"},
+            ]
+            for body in HOSTILE_BODIES:
+                for headers in variants:
+                    response = await http.post(server.url, content=body, headers=headers)
+                    assert response.status_code < 500, (body[:60], headers, response.text[:200])
+                    messages = sse_messages(response.text)
+                    if response.headers["content-type"].startswith("text/event-stream"):
+                        assert messages, (body[:60], response.text[:200])  # a request's stream ends with its answer
+                    for message in messages:
+                        assert message.get("error", {}).get("code") != 0, (body[:60], message)
+            assert (await session.result(99, "ping"))["result"] == {}
+        assert server.stop() == 0
+
+
 # --- shutdown -------------------------------------------------------------------------------------------
 
 
