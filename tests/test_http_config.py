@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 from typing import Any
 
 import pytest
 from deskmcp.shared.httpconfig import SETTINGS, HttpConfig, add_arguments, is_loopback
 from deskmcp.shared.settings import SettingsError, load_settings
+from hostpipes import deskmcp_command, host_env
 
 TOKEN = "test-token-0123456789abcdef"
 
@@ -56,6 +58,13 @@ def test_the_address_listened_on_and_the_allowed_names_are_accepted_hosts() -> N
 def test_bad_command_line_values_are_refused(argv: list[str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         config(*argv)
+
+
+def test_check_config_refuses_what_the_server_would_refuse_to_start_with() -> None:
+    command = deskmcp_command("calculator", "--transport", "http", "--host", "0.0.0.0", "--check-config")
+    checked = subprocess.run(command, capture_output=True, text=True, env=host_env(), timeout=60)
+    assert checked.returncode == 1 and checked.stdout == ""
+    assert "listens beyond this machine" in checked.stderr and "DESKMCP_HTTP_TOKEN" in checked.stderr
 
 
 @pytest.mark.parametrize(
