@@ -154,7 +154,7 @@ class HttpConfig:
                 "characters, for example: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
             )
             raise ValueError(msg)
-        own = [] if args.host in ("0.0.0.0", "::") or is_loopback(args.host) else [_url_host(args.host)]
+        own = [] if args.host in ("0.0.0.0", "::") else [_url_host(args.host)]
         hosts = [*LOOPBACK_NAMES, *own, *settings["ALLOWED_HOSTS"]]
         origins = [f"{scheme}://{name}" for scheme in ("http", "https") for name in LOOPBACK_NAMES]
         return cls(

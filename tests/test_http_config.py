@@ -43,6 +43,9 @@ def test_the_address_listened_on_and_the_allowed_names_are_accepted_hosts() -> N
     own = config("--host", "fe80::1", TOKEN=TOKEN, ALLOWED_HOSTS="mcp.example.com, studio.local:8443")
     assert {"[fe80::1]", "[fe80::1]:*", "mcp.example.com:*", "studio.local:8443"} <= set(own.allowed_hosts)
     assert own.url(9000) == "http://[fe80::1]:9000/mcp"
+    other_loopback = config("--host", "127.0.0.2")  # the URL the server announces is one it accepts
+    assert {"127.0.0.2", "127.0.0.2:*"} <= set(other_loopback.allowed_hosts)
+    assert config("--host", "::1").allowed_hosts == config().allowed_hosts  # [::1] is a loopback name already
     everywhere = config("--host", "0.0.0.0", TOKEN=TOKEN)
     assert not [host for host in everywhere.allowed_hosts if host.startswith("0.0.0.0")]
 
