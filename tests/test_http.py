@@ -459,3 +459,18 @@ async def test_the_resume_buffer_replays_one_stream_after_an_event_and_stays_wit
     assert approximate_size(note("x" * 2000)) > 2000
     assert sum(approximate_size(m) for _, m, _ in events._events.values()) <= 1000
     assert await events.replay_events_after(first, resend) is None  # the oldest events are gone
+
+
+@pytest.mark.anyio
+async def test_error_replies_count_against_the_resume_budget() -> None:
+    """An error repeats what the request named (a URI of megabytes, say): counted at its size, it cannot make the
+    buffer hold more than its budget."""
+    events = SessionEvents(budget=10_000)
+    uri = "file:///" + "x" * 3000
+    error = types.JSONRPCError(
+        jsonrpc="2.0", id=1, error=types.ErrorData(code=-32002, message=f"no resource {uri!r}", data={"uri": uri})
+    )
+    assert approximate_size(error) > 6000
+    for _ in range(10):
+        await events.store_event("1", error)
+    assert len(events._events) == 1 and events._bytes <= 10_000
