@@ -88,17 +88,14 @@ class HttpSession:
     def __init__(self, client: Any, url: str, *, modern: bool = False) -> None:
         self.client, self.url, self.modern = client, url, modern
         self.headers = dict(HEADERS)
+        if modern:
+            self.headers |= {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "add"}
         self.next_id = 1
 
     def request_body(self) -> dict[str, Any]:
         self.next_id += 1
         params = {**ADD, "_meta": MODERN_META} if self.modern else ADD
         return {"jsonrpc": "2.0", "id": self.next_id, "method": "tools/call", "params": params}
-
-    def opening(self) -> dict[str, Any]:
-        if self.modern:
-            self.headers |= {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "add"}
-        return INITIALIZE
 
     def opened(self, response: httpx2.Response) -> None:
         if not self.modern:
@@ -114,10 +111,8 @@ def http_round_trips_us(url: str, *, modern: bool, n: int, warmup: int = 50) -> 
     with httpx2.Client(timeout=30) as client:
         session = HttpSession(client, url, modern=modern)
         if not modern:
-            session.opened(client.post(url, json=session.opening(), headers=session.headers))
+            session.opened(client.post(url, json=INITIALIZE, headers=session.headers))
             client.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session.headers)
-        else:
-            session.opening()
         times = []
         for index in range(warmup + n):
             start = time.perf_counter()
@@ -138,7 +133,7 @@ async def http_throughput(url: str, clients: int, seconds: float) -> float:
         nonlocal done, opened
         async with httpx2.AsyncClient(timeout=30) as client:
             session = HttpSession(client, url)
-            session.opened(await client.post(url, json=session.opening(), headers=session.headers))
+            session.opened(await client.post(url, json=INITIALIZE, headers=session.headers))
             note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
             await client.post(url, json=note, headers=session.headers)
             opened += 1

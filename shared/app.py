@@ -25,9 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 from deskmcp.shared.completion import completion_handler
-from deskmcp.shared.prompts import PromptTable
 from deskmcp.shared.protocol import errors_at_the_boundary
-from deskmcp.shared.resources import ResourceTable
 from deskmcp.shared.settings import Setting
 from deskmcp.shared.stdio import Wire, claim_stdio
 from deskmcp.shared.tools import ToolRegistry
@@ -37,8 +35,10 @@ from mcp.server.models import InitializationOptions
 from mcp.shared.message import SessionMessage
 from pydantic import BaseModel
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a server without resources or prompts (the calculator) never imports their modules
     from deskmcp.shared.http import HttpConfig
+    from deskmcp.shared.prompts import PromptTable
+    from deskmcp.shared.resources import ResourceTable
 
 logger = logging.getLogger(__name__)
 

@@ -145,6 +145,11 @@ def run_server(spec: ServerSpec, argv: Sequence[str]) -> int:
         return 1
     max_line = int(_positive(MAX_LINE_VARIABLE, int, 16 * 1024 * 1024))
     grace = _positive(GRACE_VARIABLE, float, 10.0)
+    try:
+        http_config = HttpConfig.from_options(args, http, grace) if http is not None else None
+    except ValueError as exc:
+        print(f"deskmcp {spec.name}: {exc}", file=sys.stderr)
+        return 1
     if args.check_config:
         print(describe_settings(spec.name, spec.settings, settings))
         print(f"{MAX_LINE_VARIABLE} = {max_line}\n{GRACE_VARIABLE} = {grace}")
@@ -155,11 +160,6 @@ def run_server(spec: ServerSpec, argv: Sequence[str]) -> int:
 
             print(spec.describe(Config(args, settings)))
         return 0
-    try:
-        http_config = HttpConfig.from_options(args, http, grace) if http is not None else None
-    except ValueError as exc:
-        print(f"deskmcp {spec.name}: {exc}", file=sys.stderr)
-        return 1
     return _serve(spec, args, settings, max_line, grace, http_config)
 
 

@@ -93,7 +93,10 @@ class StaticToken:
 
 def approximate_size(message: JSONRPCMessage | None) -> int:
     """Roughly how many bytes `message` takes as JSON: strings by their length, without serialising it."""
-    payload = getattr(message, "result", None) or getattr(message, "params", None)
+    if (error := getattr(message, "error", None)) is not None:  # as large as what it repeats (a URI it was sent)
+        payload: Any = (error.message, error.data)
+    else:
+        payload = getattr(message, "result", None) or getattr(message, "params", None)
     try:
         return 64 + _size(payload)
     except RecursionError:

@@ -20,8 +20,10 @@ LOOPBACK_NAMES: Final = ("127.0.0.1", "localhost", "[::1]")
 
 
 def _token(text: str) -> str:
-    if len(text) < MIN_TOKEN_LENGTH or text != text.strip():
-        msg = f"expected at least {MIN_TOKEN_LENGTH} characters without surrounding spaces"
+    # ASCII only: a client can send nothing else in a header (and what it sent would be read as Latin-1), so a
+    # token with any other character would start the server and then refuse every client.
+    if len(text) < MIN_TOKEN_LENGTH or text != text.strip() or not (text.isascii() and text.isprintable()):
+        msg = f"expected at least {MIN_TOKEN_LENGTH} printable ASCII characters without surrounding spaces"
         raise ValueError(msg)
     return text
 
@@ -38,7 +40,7 @@ SETTINGS: Final = (
     Setting(
         "TOKEN",
         f"bearer token every HTTP client must send (Authorization: Bearer <token>), at least {MIN_TOKEN_LENGTH} "
-        "characters; required unless the server listens on loopback only",
+        "printable ASCII characters; required unless the server listens on loopback only",
         parser=_token,
         secret=True,
         example="a-long-random-string",
@@ -152,7 +154,7 @@ class HttpConfig:
                 "characters, for example: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
             )
             raise ValueError(msg)
-        own = [] if args.host in ("0.0.0.0", "::") or is_loopback(args.host) else [_url_host(args.host)]
+        own = [] if args.host in ("0.0.0.0", "::") else [_url_host(args.host)]
         hosts = [*LOOPBACK_NAMES, *own, *settings["ALLOWED_HOSTS"]]
         origins = [f"{scheme}://{name}" for scheme in ("http", "https") for name in LOOPBACK_NAMES]
         return cls(

@@ -6,7 +6,6 @@ disk or a database; run here, a slow one never holds up other requests.
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -14,11 +13,15 @@ from typing import Any
 import anyio.to_thread
 
 
-async def call(function: Callable[..., Any], /, *args: Any, in_thread: bool = True, **kwargs: Any) -> Any:
-    """`function(*args, **kwargs)`: awaited if it is async, else in a worker thread (inline if not `in_thread`)."""
+async def call(function: Callable[..., Any], /, *args: Any, in_thread: bool = True) -> Any:
+    """`function(*args)`: awaited if it is async, else in a worker thread (inline if not `in_thread`).
+
+    Keyword arguments are bound with `functools.partial`, so that a function's own (a prompt argument or a template
+    variable named `in_thread`) can never be taken for this one's.
+    """
     if inspect.iscoroutinefunction(function):
-        return await function(*args, **kwargs)
+        return await function(*args)
     if not in_thread:
-        outcome = function(*args, **kwargs)
+        outcome = function(*args)
         return await outcome if inspect.isawaitable(outcome) else outcome
-    return await anyio.to_thread.run_sync(functools.partial(function, *args, **kwargs))
+    return await anyio.to_thread.run_sync(function, *args)

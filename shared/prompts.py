@@ -11,6 +11,7 @@ The function returns the text of one user message, a list of `Message`s, or rais
 
 from __future__ import annotations
 
+import functools
 import inspect
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -159,7 +160,7 @@ class PromptTable:
             validated = spec.arguments.model_validate(dict(arguments))
         except ValidationError as exc:
             raise InvalidArgument(describe_arguments_error(spec, exc)) from None
-        value = await call(spec.function, in_thread=spec.in_thread, **validated.__dict__)
+        value = await call(functools.partial(spec.function, **validated.__dict__), in_thread=spec.in_thread)
         return types.GetPromptResult(description=spec.description, messages=_messages(value))
 
     async def on_list_prompts(self, ctx: Context, params: types.PaginatedRequestParams) -> types.ListPromptsResult:

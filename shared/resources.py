@@ -15,6 +15,7 @@ completion/complete; given a `SubscriptionHub` it also serves resources/subscrib
 from __future__ import annotations
 
 import base64
+import functools
 import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -256,7 +257,7 @@ class ResourceTable:
 
     async def read(self, uri: str) -> types.ReadResourceResult:
         function, kwargs, mime_type, in_thread = self._route(uri)
-        value = await call(function, in_thread=in_thread, **kwargs)
+        value = await call(functools.partial(function, **kwargs), in_thread=in_thread)
         return types.ReadResourceResult(contents=[contents(uri, value, mime_type)])
 
     # --- protocol handlers ----------------------------------------------------------------------------------

@@ -142,6 +142,7 @@ class ToolSpec:
     output_model: type[StructuredResult] | None
     context_parameter: str | None
     in_thread: bool
+    input_schema: dict[str, Any]
     normalise: Callable[[dict[str, Any]], tuple[dict[str, Any], Findings]]
 
     def definition(self) -> types.Tool:
@@ -149,7 +150,7 @@ class ToolSpec:
             name=self.name,
             title=self.title,
             description=self.description,
-            input_schema=portable(self.arguments.model_json_schema()),
+            input_schema=self.input_schema,
             output_schema=self.output_model.output_schema() if self.output_model else None,
             annotations=self.annotations,
         )
@@ -207,6 +208,7 @@ def tool(
     def build(function: ToolFunction) -> ToolSpec:
         tool_name = name or function.__name__
         arguments, context_parameter = _arguments_model(tool_name, function)
+        schema = arguments.model_json_schema()  # once: pydantic builds it anew on every call
         is_async = inspect.iscoroutinefunction(function)
         return ToolSpec(
             name=tool_name,
@@ -218,7 +220,8 @@ def tool(
             output_model=_output_model(function),
             context_parameter=context_parameter,
             in_thread=(not is_async) if in_thread is None else in_thread and not is_async,
-            normalise=normaliser(inlined(arguments.model_json_schema())),
+            input_schema=portable(schema),
+            normalise=normaliser(inlined(schema)),
         )
 
     return build(function) if function is not None else build

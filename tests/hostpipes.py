@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -254,6 +255,31 @@ async def sdk_client(
 
     async with Client(server_parameters(command, env), **client_kwargs) as client:
         yield client
+
+
+async def next_event(subscription: Any, kind: type, timeout: float = 5) -> Any:
+    """The next event of type `kind` on a 2026-07-28 listen stream (None if the stream ends first)."""
+    with anyio.fail_after(timeout):
+        async for event in subscription:
+            if isinstance(event, kind):
+                return event
+
+
+# --- what a server process holds ------------------------------------------------------------------------
+
+
+def inotify_watches(pid: int) -> int:
+    """How many inotify watches process `pid` holds right now (Linux)."""
+    count = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") != "anon_inode:inotify":
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as info:
+                count += sum(line.startswith("inotify wd:") for line in info)
+        except OSError:
+            continue
+    return count
 
 
 # --- the MCP Inspector CLI -----------------------------------------------------------------------------

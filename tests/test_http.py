@@ -23,7 +23,16 @@ import mcp.types as types
 import pytest
 from deskmcp.servers.filesystem.uris import path_to_uri
 from deskmcp.shared.http import SessionEvents, approximate_size
-from hostpipes import ECHO_SERVER, HANDSHAKE, MODERN, deskmcp_command, host_env, modern_meta
+from hostpipes import (
+    ECHO_SERVER,
+    HANDSHAKE,
+    MODERN,
+    deskmcp_command,
+    host_env,
+    inotify_watches,
+    modern_meta,
+    next_event,
+)
 from httphost import (
     EVENT_STREAM,
     TOKEN,
@@ -196,11 +205,7 @@ async def test_a_subscribed_file_change_arrives_over_http_in_both_eras(tree: Pat
         async with sdk_http_client(server.url) as client:
             async with client.listen(resource_subscriptions=[uri]) as events:
                 (tree / "a" / "one.txt").write_text("and again")
-                with anyio.fail_after(10):
-                    async for event in events:
-                        if isinstance(event, ResourceUpdated):
-                            assert event.uri == uri
-                            break
+                assert (await next_event(events, ResourceUpdated, timeout=10)).uri == uri
             # a listen stream still open when the server stops ends with its final result, not a hang
             async with client.listen(resource_subscriptions=[uri]):
                 started = time.monotonic()
@@ -254,20 +259,6 @@ async def test_two_clients_keep_their_own_roots_and_subscriptions(tree: Path) ->
         async with sdk_http_client(server.url, mode="legacy") as c:  # a client without roots: the configured ones
             names = sorted(r.name for r in (await c.list_resources()).resources)
             assert names == ["a/one.txt", "b/two.txt", "top.txt"]
-
-
-def inotify_watches(pid: int) -> int:
-    """How many inotify watches process `pid` holds right now."""
-    count = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}") != "anon_inode:inotify":
-                continue
-            with open(f"/proc/{pid}/fdinfo/{fd}") as info:
-                count += sum(line.startswith("inotify wd:") for line in info)
-        except OSError:
-            continue
-    return count
 
 
 @pytest.mark.anyio
@@ -369,6 +360,52 @@ async def test_replies_are_valid_json_whatever_they_hold(tmp_path: Path) -> None
             assert (await session.result(3, "ping"))["result"] == {}
 
 
+HOSTILE_BODIES = [
+    b"{",
+    b"\xff\xfe",
+    b"[]",
+    b"[" * 100_000,
+    b'[{"jsonrpc":"2.0","id":5,"method":"ping"}]',
+    b'{"jsonrpc":"2.0","id":1e400,"method":"ping"}',
+    b'{"jsonrpc":"2.0","id":' + b"9" * 5000 + b',"method":"ping"}',
+    b'{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}',
+    b'{"jsonrpc":"2.0","id":3,"method":"\\ud800"}',
+    b'{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo","arguments":{"text":"\\ud800"}}}',
+    b'{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"\\ud800","arguments":{}}}',
+    b'{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"crash","arguments":{}}}',
+    b'{"jsonrpc":"2.0","id":7,"method":"prompts/list"}',
+    b'{"jsonrpc":"2.0","id":8,"result":{}}',
+    b'{"jsonrpc":"2.0","id":9,"error":{"code":0,"message":"x"}}',
+    b'{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"\\ud800"}}',
+    b'{"jsonrpc":"2.0","id":10,"method":"tools/call","params":' + b'{"a":' * 3000 + b"1" + b"}" * 3000 + b"}",
+]
+
+
+@pytest.mark.anyio
+async def test_no_body_or_header_a_client_sends_breaks_a_reply_or_the_server() -> None:
+    """Malformed and hostile bodies, in a session, with a session id that is not ASCII, and with a bogus protocol
+    version: every answer is a refusal or valid JSON-RPC without error code 0, and the session serves on."""
+    with http_server(ECHO_SERVER, WITH_TOKEN) as server:
+        async with httpx2.AsyncClient(timeout=30) as http:
+            session = await RawSession(http, server.url).open()
+            variants = [
+                session.headers,
+                {**session.headers, "Mcp-Session-Id": b"\xff\xfe\x80"},
+                {**session.headers, "MCP-Protocol-Version": "garbage"},
+            ]
+            for body in HOSTILE_BODIES:
+                for headers in variants:
+                    response = await http.post(server.url, content=body, headers=headers)
+                    assert response.status_code < 500, (body[:60], headers, response.text[:200])
+                    messages = sse_messages(response.text)
+                    if response.headers["content-type"].startswith("text/event-stream"):
+                        assert messages, (body[:60], response.text[:200])  # a request's stream ends with its answer
+                    for message in messages:
+                        assert message.get("error", {}).get("code") != 0, (body[:60], message)
+            assert (await session.result(99, "ping"))["result"] == {}
+        assert server.stop() == 0
+
+
 # --- shutdown -------------------------------------------------------------------------------------------
 
 
@@ -422,3 +459,18 @@ async def test_the_resume_buffer_replays_one_stream_after_an_event_and_stays_wit
     assert approximate_size(note("x" * 2000)) > 2000
     assert sum(approximate_size(m) for _, m, _ in events._events.values()) <= 1000
     assert await events.replay_events_after(first, resend) is None  # the oldest events are gone
+
+
+@pytest.mark.anyio
+async def test_error_replies_count_against_the_resume_budget() -> None:
+    """An error repeats what the request named (a URI of megabytes, say): counted at its size, it cannot make the
+    buffer hold more than its budget."""
+    events = SessionEvents(budget=10_000)
+    uri = "file:///" + "x" * 3000
+    error = types.JSONRPCError(
+        jsonrpc="2.0", id=1, error=types.ErrorData(code=-32002, message=f"no resource {uri!r}", data={"uri": uri})
+    )
+    assert approximate_size(error) > 6000
+    for _ in range(10):
+        await events.store_event("1", error)
+    assert len(events._events) == 1 and events._bytes <= 10_000

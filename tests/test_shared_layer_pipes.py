@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import mcp.types as types
 import pytest
-from hostpipes import ROOT, pipe_server, run_inspector, sdk_client, sdk_session
+from hostpipes import ROOT, next_event, pipe_server, run_inspector, sdk_client, sdk_session
 from mcp import MCPError
 from mcp.client.subscriptions import ResourcesListChanged, ResourceUpdated
 from mcp.shared.exceptions import MCPDeprecationWarning
@@ -137,13 +137,6 @@ def test_handshake_subscription_hears_a_change_the_poller_thread_noticed() -> No
         pipe.wait_notification("notifications/resources/list_changed")  # later than the update would have been
         assert not [n for n in pipe.notifications if n["method"] == "notifications/resources/updated"]
         assert pipe.close() == 0
-
-
-async def next_event(subscription: Any, kind: type, timeout: float = 5) -> Any:
-    with anyio.fail_after(timeout):
-        async for event in subscription:
-            if isinstance(event, kind):
-                return event
 
 
 @pytest.mark.anyio

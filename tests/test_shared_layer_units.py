@@ -139,6 +139,28 @@ async def test_template_completion_is_capped_with_the_total_and_names_a_wrong_ar
     assert table.completes and not ResourceTable([]).completes
 
 
+async def test_any_argument_name_reaches_the_function_sync_or_async():
+    """Even `in_thread`, the name of the flag that says where a function runs."""
+
+    @template("demo://flags/{in_thread}")
+    def flag(in_thread: str) -> str:
+        return f"read {in_thread}"
+
+    @template("demo://async/{in_thread}")
+    async def async_flag(in_thread: str) -> str:
+        return f"async {in_thread}"
+
+    @prompt
+    def flagged(in_thread: str) -> str:
+        """A prompt whose argument is named in_thread."""
+        return f"asked {in_thread}"
+
+    table = ResourceTable(templates=[flag, async_flag])
+    assert (await table.read("demo://flags/yes")).contents[0].text == "read yes"
+    assert (await table.read("demo://async/yes")).contents[0].text == "async yes"
+    assert (await PromptTable([flagged]).get("flagged", {"in_thread": "no"})).messages[0].content.text == "asked no"
+
+
 def test_two_resources_with_one_uri_are_refused():
     spec = resource("demo://a")(lambda: "")
     with pytest.raises(ValueError, match="two resources"):
