@@ -213,6 +213,19 @@ class PipeServer:
         return self._stderr.decode("utf-8", "replace")
 
 
+class Era:
+    """One pipe server spoken to in one protocol era (a connection keeps the era of its first request)."""
+
+    def __init__(self, pipe: PipeServer, modern: bool) -> None:
+        self.pipe, self.modern = pipe, modern
+
+    def request(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.pipe.request(method, params, modern=self.modern)
+
+    def result(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.pipe.result(method, params, modern=self.modern)
+
+
 @contextlib.contextmanager
 def pipe_server(
     command: Sequence[str], env: dict[str, str] | None = None, cwd: str | Path | None = None

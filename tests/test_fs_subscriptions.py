@@ -20,7 +20,7 @@ from deskmcp.servers.filesystem.sandbox import Sandbox
 from deskmcp.servers.filesystem.subscriptions import LiveHub
 from deskmcp.servers.filesystem.uris import path_to_uri
 from deskmcp.servers.filesystem.watch import TreeState, WatchLimitReached
-from hostpipes import deskmcp_command, pipe_server, sdk_client, sdk_session
+from hostpipes import deskmcp_command, inotify_watches, next_event, pipe_server, sdk_client, sdk_session
 from mcp import MCPError
 from mcp.client.subscriptions import ResourcesListChanged, ResourceUpdated
 from mcp.shared.exceptions import MCPDeprecationWarning
@@ -93,20 +93,6 @@ class Inbox:
     async def none(self, kind: type, quiet: float = QUIET) -> None:
         await anyio.sleep(quiet)
         assert not [item for item in self.items if isinstance(item, kind)], self.items
-
-
-def inotify_watches(pid: int) -> int:
-    """How many inotify watches process `pid` holds right now."""
-    count = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}") != "anon_inode:inotify":
-                continue
-            with open(f"/proc/{pid}/fdinfo/{fd}") as info:
-                count += sum(line.startswith("inotify wd:") for line in info)
-        except OSError:
-            continue
-    return count
 
 
 def wait_for_watches(pid: int, expected: int, timeout: float = 3) -> int:
@@ -317,13 +303,6 @@ def test_watch_limit_refuses_clearly_and_keeps_serving(tree: Path) -> None:
 
 
 # --- 2026-07-28 -----------------------------------------------------------------------------------------
-
-
-async def next_event(subscription: Any, kind: type, timeout: float = 5) -> Any:
-    with anyio.fail_after(timeout):
-        async for event in subscription:
-            if isinstance(event, kind):
-                return event
 
 
 @pytest.mark.anyio

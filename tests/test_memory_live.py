@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import hostpipes
 import mcp.types as types
 import pytest
 from deskmcp.servers.memory import schema
@@ -31,17 +32,8 @@ ODD_NAME = "Ann / Bo? 50% #1"  # a slash, a query mark, a percent sign and a has
 UPDATED = "notifications/resources/updated"
 
 
-class Era:
+class Era(hostpipes.Era):
     """One memory server spoken to in one protocol era."""
-
-    def __init__(self, pipe: PipeServer, modern: bool) -> None:
-        self.pipe, self.modern = pipe, modern
-
-    def request(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self.pipe.request(method, params, modern=self.modern)
-
-    def result(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self.pipe.result(method, params, modern=self.modern)
 
     def call(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         result = self.pipe.call_tool(name, arguments, modern=self.modern)

@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import mcp.types as types
 import pytest
-from hostpipes import ROOT, next_event, pipe_server, run_inspector, sdk_client, sdk_session
+from hostpipes import ROOT, Era, next_event, pipe_server, run_inspector, sdk_client, sdk_session
 from mcp import MCPError
 from mcp.client.subscriptions import ResourcesListChanged, ResourceUpdated
 from mcp.shared.exceptions import MCPDeprecationWarning
@@ -31,19 +31,6 @@ SUMMARIZE_ERROR = [
     "- words: Input should be a valid integer, unable to parse string as an integer",
     "- colour: unknown argument; this prompt takes: name, style, words",
 ]
-
-
-class Era:
-    """One notes server, spoken to in one protocol era (a connection keeps the era of its first request)."""
-
-    def __init__(self, pipe: Any, modern: bool) -> None:
-        self.pipe, self.modern = pipe, modern
-
-    def request(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self.pipe.request(method, params, modern=self.modern)
-
-    def result(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self.pipe.result(method, params, modern=self.modern)
 
 
 @pytest.fixture(scope="module", params=["handshake", "2026-07-28"])
